@@ -1,0 +1,42 @@
+"""Active-speaker detection from audio levels (RFC 6464 -dBov values, 0 loud .. 127 silent)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# -dBov at or below which a sample counts as voice (quiet speech sits around 40-50).
+SPEAKING_DBOV = 50
+# A speaker stays "speaking" this long after its last loud sample, so pauses between
+# words do not make the indicator flicker.
+HOLD_S = 0.6
+# Exponential smoothing of the reported level per sample.
+SMOOTHING = 0.5
+
+
+@dataclass
+class _Speaker:
+    level: float = 0.0
+    last_loud_at: float = float("-inf")
+
+
+class ActiveSpeakerDetector:
+    def __init__(self, speaking_dbov: int = SPEAKING_DBOV, hold_s: float = HOLD_S) -> None:
+        self._speaking_dbov = speaking_dbov
+        self._hold_s = hold_s
+        self._speakers: dict[str, _Speaker] = {}
+
+    def observe(self, identity: str, dbov: int, now: float) -> None:
+        speaker = self._speakers.setdefault(identity, _Speaker())
+        amplitude = 10 ** (-min(max(dbov, 0), 127) / 20)
+        speaker.level = SMOOTHING * speaker.level + (1 - SMOOTHING) * amplitude
+        if dbov <= self._speaking_dbov:
+            speaker.last_loud_at = now
+
+    def forget(self, identity: str) -> None:
+        self._speakers.pop(identity, None)
+
+    def speakers(self, now: float) -> list[tuple[str, float]]:
+        """Who is speaking now, loudest first, with a 0..1 level."""
+        active = [(identity, round(s.level, 3)) for identity, s in self._speakers.items()
+                  if now - s.last_loud_at <= self._hold_s]
+        return sorted(active, key=lambda item: item[1], reverse=True)

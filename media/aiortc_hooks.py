@@ -1,0 +1,203 @@
+"""The one place that reaches into aiortc's (and aioice's) private internals.
+
+aiortc receives by decoding and sends by encoding; an SFU must do neither per subscriber. These
+hooks let the SFU see every RTP packet a receiver gets before its jitter buffer, and put
+already-encoded RTP packets on a sender's transport, while aiortc keeps doing ICE, DTLS, SRTP,
+RTCP receiver reports, REMB and NACK generation. aiortc is pinned (pyproject.toml) and every
+hook here is covered by tests/media: upgrading aiortc means re-reading
+`RTCRtpReceiver._handle_rtp_packet`, `RTCRtpSender._run_rtp` and `RTCRtpSender._run_rtcp`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Optional
+
+import aioice.ice
+from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.codecs import is_rtx
+from aiortc.rtcrtpparameters import (
+    RTCRtpCodecParameters,
+    RTCRtpReceiveParameters,
+    RTCRtpSendParameters,
+)
+from aiortc.rtp import (
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    AnyRtcpPacket,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    RtpPacket,
+    unwrap_rtx,
+)
+
+logger = logging.getLogger(__name__)
+
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+
+PacketHandler = Callable[[RtpPacket, RTCRtpCodecParameters], Awaitable[None]]
+
+
+def use_host_addresses(addresses: tuple[str, ...]) -> None:
+    """Offer exactly these addresses as ICE host candidates (aioice skips loopback otherwise).
+
+    Process-wide, as aioice reads interfaces from a module function. Empty restores aioice's
+    default: every non-loopback interface.
+    """
+    if addresses:
+        chosen = list(addresses)
+        aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: list(chosen)
+    else:
+        aioice.ice.get_host_addresses = _AIOICE_HOST_ADDRESSES
+
+
+_AIOICE_HOST_ADDRESSES = aioice.ice.get_host_addresses
+
+
+@dataclass
+class ReceiveParameters:
+    codecs: dict[int, RTCRtpCodecParameters] = field(default_factory=dict)
+    rtx_ssrc_to_media_ssrc: dict[int, int] = field(default_factory=dict)
+
+
+def tap_receiver(
+    receiver: RTCRtpReceiver, on_packet: PacketHandler, decode: bool
+) -> ReceiveParameters:
+    """Call `on_packet` with every media packet (RTX unwrapped) before aiortc handles it.
+
+    With `decode=False` aiortc's decoder thread is stopped once started, so packets still feed
+    aiortc's statistics, receiver reports, REMB and NACKs, but no frame is ever decoded.
+    """
+    parameters = ReceiveParameters()
+    original_receive = receiver.receive
+    original_handle = receiver._handle_rtp_packet
+
+    async def receive(params: RTCRtpReceiveParameters) -> None:
+        for codec in params.codecs:
+            parameters.codecs[codec.payloadType] = codec
+        for encoding in params.encodings:
+            if encoding.rtx:
+                parameters.rtx_ssrc_to_media_ssrc[encoding.rtx.ssrc] = encoding.ssrc
+        await original_receive(params)
+        if not decode:
+            receiver._RTCRtpReceiver__stop_decoder()  # type: ignore[attr-defined]
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        codec = parameters.codecs.get(packet.payload_type)
+        if codec is not None:
+            media = packet
+            if is_rtx(codec):
+                media = _unwrap(packet, codec, parameters)
+            if media is not None and media.payload:
+                try:
+                    await on_packet(media, parameters.codecs[media.payload_type])
+                except Exception:
+                    logger.exception("packet handler failed")
+        await original_handle(packet, arrival_time_ms)
+
+    receiver.receive = receive  # type: ignore[method-assign]
+    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+    return parameters
+
+
+def _unwrap(
+    packet: RtpPacket, codec: RTCRtpCodecParameters, parameters: ReceiveParameters
+) -> Optional[RtpPacket]:
+    media_ssrc = parameters.rtx_ssrc_to_media_ssrc.get(packet.ssrc)
+    apt = codec.parameters.get("apt")
+    if media_ssrc is None or not isinstance(apt, int) or apt not in parameters.codecs:
+        return None
+    if len(packet.payload) < 2:
+        return None
+    return unwrap_rtx(packet, payload_type=apt, ssrc=media_ssrc)
+
+
+def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Send a PLI to the publisher of `media_ssrc` through its receiver."""
+    asyncio.ensure_future(receiver._send_rtcp_pli(media_ssrc))
+
+
+@dataclass
+class SendParameters:
+    payload_type: int
+    rtx_payload_type: Optional[int]
+    clock_rate: int
+    mid: Optional[str]
+    extension_ids: dict[str, int]
+
+
+class ForwardingSender:
+    """Drives an RTCRtpSender whose packets come already encoded from the SFU.
+
+    The sender's own RTP loop idles on a track that never yields; its RTCP loop keeps sending
+    sender reports, fed with the counters `record_sent` keeps up to date.
+    """
+
+    def __init__(
+        self,
+        sender: RTCRtpSender,
+        on_ready: Callable[[SendParameters], None],
+        on_nack: Callable[[list[int]], None],
+        on_keyframe_request: Callable[[], None],
+    ) -> None:
+        self.sender = sender
+        self.ssrc: int = sender._ssrc
+        self.rtx_ssrc: int = sender._rtx_ssrc
+        self._on_ready = on_ready
+        self._on_nack = on_nack
+        self._on_keyframe_request = on_keyframe_request
+        self._original_send = sender.send
+        self._original_handle_rtcp = sender._handle_rtcp_packet
+        sender.send = self._send  # type: ignore[method-assign]
+        sender._handle_rtcp_packet = self._handle_rtcp_packet  # type: ignore[method-assign]
+        self._packet_count = 0
+        self._octet_count = 0
+
+    async def _send(self, parameters: RTCRtpSendParameters) -> None:
+        codec = parameters.codecs[0]
+        rtx_payload_type = None
+        for candidate in parameters.codecs:
+            if is_rtx(candidate) and candidate.parameters.get("apt") == codec.payloadType:
+                rtx_payload_type = candidate.payloadType
+        await self._original_send(parameters)
+        self._on_ready(
+            SendParameters(
+                payload_type=codec.payloadType,
+                rtx_payload_type=rtx_payload_type,
+                clock_rate=codec.clockRate,
+                mid=parameters.muxId,
+                extension_ids={ext.uri: ext.id for ext in parameters.headerExtensions},
+            )
+        )
+
+    async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
+        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            self._on_nack(list(packet.lost))
+        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+            self._on_keyframe_request()
+        else:
+            # Receiver reports (RTT, loss stats) and REMB stay with aiortc.
+            await self._original_handle_rtcp(packet)
+
+    def record_sent(self, ntp_time: int, rtp_timestamp: int, payload_size: int) -> None:
+        """Keep the sender-report counters aiortc's RTCP loop reads truthful."""
+        self._packet_count += 1
+        self._octet_count += payload_size
+        sender = self.sender
+        sender._RTCRtpSender__ntp_timestamp = ntp_time  # type: ignore[attr-defined]
+        sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
+        sender._RTCRtpSender__packet_count = self._packet_count  # type: ignore[attr-defined]
+        sender._RTCRtpSender__octet_count = self._octet_count  # type: ignore[attr-defined]
+
+    async def send_rtp(self, data: bytes) -> bool:
+        """SRTP-protect and send one serialised RTP packet; False while not connected."""
+        try:
+            await self.sender.transport._send_rtp(data)
+        except ConnectionError:
+            return False
+        return True

@@ -1,0 +1,264 @@
+"""Participant: one connection of a person, with a publisher and a subscriber PeerConnection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import Any, Callable, Optional
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability
+from aiortc.sdp import candidate_from_sdp
+
+from .audio_tap import AudioTap
+from .exceptions import MediaError, NegotiationError, PermissionDenied
+from .ice_policy import IcePolicy
+from .permissions import Permissions, Role, Source
+from .publication import Publication
+from .subscription import Subscription
+
+logger = logging.getLogger(__name__)
+
+Signal = Callable[[dict[str, Any]], None]
+
+# Batch subscriptions that arrive together (a class joining at once) into one offer.
+NEGOTIATION_DEBOUNCE_S = 0.05
+ANSWER_TIMEOUT_S = 15.0
+
+
+class Participant:
+    def __init__(
+        self,
+        identity: str,
+        name: str,
+        role: Role,
+        permissions: Permissions,
+        signal: Signal,
+        ice_policy: IcePolicy,
+        on_publication: Callable[["Participant", Publication], None],
+        on_unpublication: Callable[["Participant", Publication], None],
+    ) -> None:
+        self.sid = "PA_" + secrets.token_hex(6)
+        self.identity = identity
+        self.name = name
+        self.role = role
+        self.permissions = permissions
+        self.joined_at = time.time()
+        self.signal = signal
+        self.closed = False
+        self._closed_event = asyncio.Event()
+        self.publications: dict[str, Publication] = {}
+        self.subscriptions: dict[str, Subscription] = {}
+        self._ice_policy = ice_policy
+        self._on_publication = on_publication
+        self._on_unpublication = on_unpublication
+        self._audio_taps: dict[str, AudioTap] = {}
+        configuration = RTCConfiguration(iceServers=[])
+        self.publisher_pc = RTCPeerConnection(configuration)
+        self.subscriber_pc = RTCPeerConnection(configuration)
+        self._publisher_lock = asyncio.Lock()
+        self._negotiation_needed = False
+        self._negotiation_task: Optional[asyncio.Task[None]] = None
+        self._answer_received: Optional[asyncio.Future[None]] = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "identity": self.identity, "name": self.name, "role": self.role.value,
+            "sid": self.sid, "joined_at": self.joined_at,
+            "tracks": [p.describe() for p in self.publications.values()],
+        }
+
+    def publication_for(self, source: Source) -> Optional[Publication]:
+        for publication in self.publications.values():
+            if publication.source is source:
+                return publication
+        return None
+
+    # -- publishing (the client offers) -------------------------------------------------
+
+    async def handle_publisher_offer(
+        self, sdp: str, tracks: list[dict[str, str]]
+    ) -> tuple[str, list[dict[str, str]]]:
+        sources = self._check_track_sources(tracks)
+        async with self._publisher_lock:
+            try:
+                await self.publisher_pc.setRemoteDescription(
+                    RTCSessionDescription(sdp=self._ice_policy.filter_sdp(sdp), type="offer"))
+                answer = await self.publisher_pc.createAnswer()
+                await self.publisher_pc.setLocalDescription(answer)
+            except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+                raise NegotiationError(f"could not apply the offer: {exc}") from exc
+            self._update_publications(sources)
+        described = [{"mid": p.mid, "sid": p.sid, "source": p.source.value}
+                     for p in self.publications.values()]
+        return self.publisher_pc.localDescription.sdp, described
+
+    def _check_track_sources(self, tracks: list[dict[str, str]]) -> dict[str, Source]:
+        sources: dict[str, Source] = {}
+        for track in tracks:
+            try:
+                mid, source = str(track["mid"]), Source(track["source"])
+            except (KeyError, ValueError, TypeError) as exc:
+                raise MediaError("each track needs a mid and a source "
+                                 "(microphone, camera or screen)") from exc
+            if not self.permissions.may_publish(source):
+                raise PermissionDenied(f"this token may not publish {source.value}")
+            sources[mid] = source
+        if len(set(sources.values())) != len(sources):
+            raise MediaError("each source may be published once")
+        return sources
+
+    def _update_publications(self, sources: dict[str, Source]) -> None:
+        by_mid = {p.mid: p for p in self.publications.values()}
+        for transceiver in self.publisher_pc.getTransceivers():
+            mid = transceiver.mid
+            if mid is None:
+                continue
+            source = sources.get(mid)
+            current = by_mid.get(mid)
+            active = (source is not None and transceiver.direction in ("recvonly", "sendrecv")
+                      and transceiver._codecs)
+            if current is not None and (not active or current.source is not source):
+                current.close()
+                current = None
+            if active and current is None and source is not None:
+                if source.kind != transceiver.kind:
+                    raise MediaError(f"mid {mid} is {transceiver.kind}, not {source.value}")
+                publication = Publication(self.identity, source, mid, transceiver.receiver,
+                                          transceiver._codecs[0], self._publication_closed)
+                self.publications[publication.sid] = publication
+                if publication.kind == "audio":
+                    self._audio_taps[publication.sid] = AudioTap(publication)
+                self._on_publication(self, publication)
+
+    def _publication_closed(self, publication: Publication) -> None:
+        self.publications.pop(publication.sid, None)
+        tap = self._audio_taps.pop(publication.sid, None)
+        if tap is not None:
+            tap.close()
+        self._on_unpublication(self, publication)
+
+    def set_muted(self, source: Source, muted: bool) -> Publication:
+        publication = self.publication_for(source)
+        if publication is None:
+            raise MediaError(f"nothing published from {source.value}")
+        publication.set_muted(by_self=muted)
+        if not muted:
+            publication.set_muted(by_moderator=False)
+        return publication
+
+    # -- subscribing (the server offers) ------------------------------------------------
+
+    def subscribe(self, publication: Publication) -> None:
+        if self.closed or publication.sid in self.subscriptions:
+            return
+        transceiver = self.subscriber_pc.addTransceiver(publication.kind, direction="sendonly")
+        transceiver.setCodecPreferences(_codec_preferences(publication))
+        subscription = Subscription(publication, self.identity, transceiver,
+                                    self._subscription_closed)
+        publication.add_subscription(subscription)
+        self.subscriptions[publication.sid] = subscription
+        self._request_negotiation()
+
+    def _subscription_closed(self, subscription: Subscription) -> None:
+        self.subscriptions.pop(subscription.publication.sid, None)
+        if not self.closed:
+            asyncio.ensure_future(self._stop_transceiver(subscription))
+
+    async def _stop_transceiver(self, subscription: Subscription) -> None:
+        await subscription.transceiver.stop()
+        self._request_negotiation()
+
+    def _request_negotiation(self) -> None:
+        self._negotiation_needed = True
+        if self._negotiation_task is None or self._negotiation_task.done():
+            self._negotiation_task = asyncio.ensure_future(self._negotiate())
+
+    async def _negotiate(self) -> None:
+        try:
+            while self._negotiation_needed and not self.closed:
+                await asyncio.sleep(NEGOTIATION_DEBOUNCE_S)
+                self._negotiation_needed = False
+                offer = await self.subscriber_pc.createOffer()
+                await self.subscriber_pc.setLocalDescription(offer)
+                self._answer_received = asyncio.get_running_loop().create_future()
+                self.signal({
+                    "type": "offer", "target": "subscriber",
+                    "sdp": self.subscriber_pc.localDescription.sdp,
+                    "tracks": [s.describe() for s in self.subscriptions.values()],
+                })
+                try:
+                    await asyncio.wait_for(self._answer_received, ANSWER_TIMEOUT_S)
+                except asyncio.TimeoutError:
+                    logger.warning("%s did not answer the subscriber offer", self.identity)
+                    self._negotiation_needed = True
+        except Exception:
+            if not self.closed:
+                logger.exception("subscriber negotiation failed for %s", self.identity)
+        finally:
+            self._answer_received = None
+
+    async def handle_subscriber_answer(self, sdp: str) -> None:
+        if self._answer_received is None or self.subscriber_pc.signalingState != "have-local-offer":
+            raise NegotiationError("no subscriber offer is waiting for an answer")
+        try:
+            await self.subscriber_pc.setRemoteDescription(
+                RTCSessionDescription(sdp=self._ice_policy.filter_sdp(sdp), type="answer"))
+        except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+            raise NegotiationError(f"could not apply the answer: {exc}") from exc
+        finally:
+            if self._answer_received is not None and not self._answer_received.done():
+                self._answer_received.set_result(None)
+
+    # -- ICE ------------------------------------------------------------------------------
+
+    async def add_ice_candidate(self, target: str, candidate: Optional[dict[str, Any]]) -> None:
+        pc = self.publisher_pc if target == "publisher" else self.subscriber_pc
+        if candidate is None or not candidate.get("candidate"):
+            return
+        line = str(candidate["candidate"])
+        try:
+            parsed = candidate_from_sdp(line.split(":", 1)[1] if line.startswith("candidate:") else line)
+        except (ValueError, IndexError) as exc:
+            raise MediaError(f"malformed ICE candidate: {exc}") from exc
+        if not self._ice_policy.allows(parsed.ip):
+            return
+        parsed.sdpMid = candidate.get("sdpMid")
+        parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
+        if parsed.sdpMid is None and parsed.sdpMLineIndex is None:
+            raise MediaError("an ICE candidate needs sdpMid or sdpMLineIndex")
+        await pc.addIceCandidate(parsed)
+
+    async def wait_closed(self) -> None:
+        await self._closed_event.wait()
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._closed_event.set()
+        if self._negotiation_task is not None:
+            self._negotiation_task.cancel()
+        for publication in list(self.publications.values()):
+            publication.close()
+        for subscription in list(self.subscriptions.values()):
+            subscription.close()
+        await asyncio.gather(self.publisher_pc.close(), self.subscriber_pc.close(),
+                             return_exceptions=True)
+
+
+def _codec_preferences(publication: Publication) -> list[RTCRtpCodecCapability]:
+    """Offer the subscriber exactly the publisher's codec (and its RTX), so bytes pass as-is."""
+    codec = publication.codec
+    capabilities = RTCRtpSender.getCapabilities(publication.kind).codecs
+    chosen = [c for c in capabilities if c.mimeType.lower() == codec.mimeType.lower()]
+    if codec.mimeType.lower() == "video/h264":
+        wanted = (codec.parameters.get("packetization-mode"),
+                  str(codec.parameters.get("profile-level-id", ""))[:2])
+        chosen = [c for c in chosen if (c.parameters.get("packetization-mode"),
+                                         str(c.parameters.get("profile-level-id", ""))[:2]) == wanted] or chosen[:1]
+    chosen = chosen[:1]
+    rtx = [c for c in capabilities if c.mimeType.lower().endswith("/rtx")]
+    return chosen + rtx if publication.kind == "video" else chosen

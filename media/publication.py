@@ -1,0 +1,116 @@
+"""Publication: one track a participant sends, fanned out to its subscriptions."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Callable, Optional
+
+from aiortc import RTCRtpReceiver
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtpPacket
+
+from . import aiortc_hooks
+from .keyframes import KeyframeRequester, keyframe_detector
+from .packet_history import PacketHistory
+from .permissions import Source
+
+if TYPE_CHECKING:
+    from .subscription import Subscription
+
+logger = logging.getLogger(__name__)
+
+# RFC 6464 level (-dBov, 0 loudest .. 127 silence) reported while no packet carried one.
+SILENCE_DBOV = 127
+
+
+class Publication:
+    def __init__(
+        self,
+        owner: str,
+        source: Source,
+        mid: str,
+        receiver: RTCRtpReceiver,
+        codec: RTCRtpCodecParameters,
+        on_close: Callable[["Publication"], None],
+    ) -> None:
+        self.sid = "TR_" + secrets.token_hex(6)
+        self.owner = owner
+        self.source = source
+        self.kind = source.kind
+        self.mid = mid
+        self.codec = codec
+        self.receiver = receiver
+        self.self_muted = False
+        self.moderator_muted = False
+        self.closed = False
+        self.subscriptions: dict[str, "Subscription"] = {}
+        self.history = PacketHistory()
+        self.packets_received = 0
+        self.audio_level_dbov = SILENCE_DBOV
+        self.audio_level_updated_at = 0.0
+        self._media_ssrc: Optional[int] = None
+        self._on_close = on_close
+        self._is_keyframe_start = keyframe_detector(codec.mimeType)
+        self.keyframes = KeyframeRequester(self._send_keyframe_request)
+        aiortc_hooks.tap_receiver(receiver, self._on_packet, decode=self.kind == "audio")
+
+    @property
+    def muted(self) -> bool:
+        return self.self_muted or self.moderator_muted
+
+    def describe(self) -> dict[str, object]:
+        return {"sid": self.sid, "kind": self.kind, "source": self.source.value,
+                "muted": self.muted}
+
+    def is_keyframe_start(self, packet: RtpPacket) -> bool:
+        return self._is_keyframe_start(packet.payload)
+
+    def request_keyframe(self) -> None:
+        if self.kind == "video":
+            self.keyframes.request()
+
+    def set_muted(self, *, by_self: Optional[bool] = None, by_moderator: Optional[bool] = None) -> None:
+        was_muted = self.muted
+        if by_self is not None:
+            self.self_muted = by_self
+        if by_moderator is not None:
+            self.moderator_muted = by_moderator
+        if was_muted and not self.muted:
+            for subscription in self.subscriptions.values():
+                subscription.restart()
+
+    def add_subscription(self, subscription: "Subscription") -> None:
+        self.subscriptions[subscription.subscriber] = subscription
+
+    def remove_subscription(self, subscriber: str) -> None:
+        self.subscriptions.pop(subscriber, None)
+
+    async def _on_packet(self, packet: RtpPacket, codec: RTCRtpCodecParameters) -> None:
+        self.packets_received += 1
+        self._media_ssrc = packet.ssrc
+        level = packet.extensions.audio_level
+        if level is not None:
+            self.audio_level_dbov = level[1]
+            self.audio_level_updated_at = time.monotonic()
+        self.history.add(packet)
+        if self.muted:
+            for subscription in self.subscriptions.values():
+                subscription.skip()
+            return
+        for subscription in list(self.subscriptions.values()):
+            await subscription.forward(packet)
+
+    def _send_keyframe_request(self) -> None:
+        if self._media_ssrc is not None and not self.closed:
+            aiortc_hooks.request_keyframe(self.receiver, self._media_ssrc)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.keyframes.close()
+        for subscription in list(self.subscriptions.values()):
+            subscription.close()
+        self._on_close(self)

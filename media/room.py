@@ -1,0 +1,169 @@
+"""Room: the live media space of one session, owning its participants."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Callable, Optional
+
+from engagement.speaking import ActiveSpeakerDetector
+
+from .exceptions import JoinRefused, NotFound, PermissionDenied
+from .ice_policy import IcePolicy
+from .participant import Participant, Signal
+from .permissions import Permissions, Role, Source
+from .publication import Publication
+
+logger = logging.getLogger(__name__)
+
+SPEAKER_INTERVAL_S = 0.25
+
+
+class Room:
+    def __init__(
+        self,
+        session_id: str,
+        title: str,
+        ice_policy: IcePolicy,
+        on_close: Callable[["Room"], None],
+    ) -> None:
+        self.session_id = session_id
+        self.title = title
+        self.locked = False
+        self.closed = False
+        self.participants: dict[str, Participant] = {}
+        self.created_at = time.time()
+        self._ice_policy = ice_policy
+        self._on_close = on_close
+        # Identities that were in the room may come back while it is locked; removed ones not.
+        self._admitted: set[str] = set()
+        self._removed: set[str] = set()
+        self._speakers = ActiveSpeakerDetector()
+        self._last_speakers: list[str] = []
+        self._speaker_task = asyncio.ensure_future(self._watch_speakers())
+
+    def describe(self) -> dict[str, Any]:
+        return {"session_id": self.session_id, "title": self.title, "locked": self.locked}
+
+    def check_admission(self, identity: str, role: Role) -> None:
+        if self.closed:
+            raise JoinRefused("session_ended", "the class has ended")
+        if identity in self._removed:
+            raise JoinRefused("removed", "you were removed from this class")
+        if self.locked and role is not Role.INSTRUCTOR and identity not in self._admitted:
+            raise JoinRefused("room_locked", "the room is locked by the instructor")
+
+    async def join(
+        self, identity: str, name: str, role: Role, permissions: Permissions, signal: Signal
+    ) -> Participant:
+        self.check_admission(identity, role)
+        previous = self.participants.get(identity)
+        if previous is not None:
+            await self._remove(previous, "replaced")
+        participant = Participant(identity, name, role, permissions, signal, self._ice_policy,
+                                  self._publication_added, self._publication_removed)
+        others = list(self.participants.values())
+        self.participants[identity] = participant
+        self._admitted.add(identity)
+        participant.signal({
+            "type": "joined", "participant": participant.describe(), "room": self.describe(),
+            "participants": [p.describe() for p in others], "ice_servers": [],
+        })
+        self.broadcast({"type": "participant_joined", "participant": participant.describe()},
+                       exclude=identity)
+        if permissions.subscribe:
+            for other in others:
+                for publication in other.publications.values():
+                    participant.subscribe(publication)
+        return participant
+
+    async def leave(self, participant: Participant, reason: str = "left") -> None:
+        if self.participants.get(participant.identity) is participant:
+            await self._remove(participant, reason)
+
+    async def _remove(self, participant: Participant, reason: str) -> None:
+        del self.participants[participant.identity]
+        self._speakers.forget(participant.identity)
+        await participant.close()
+        self.broadcast({"type": "participant_left", "identity": participant.identity,
+                        "reason": reason})
+
+    def broadcast(self, message: dict[str, Any], exclude: Optional[str] = None) -> None:
+        for identity, participant in list(self.participants.items()):
+            if identity != exclude:
+                participant.signal(message)
+
+    def _publication_added(self, owner: Participant, publication: Publication) -> None:
+        self.broadcast({"type": "track_published", "identity": owner.identity,
+                        "track": publication.describe()}, exclude=owner.identity)
+        for participant in self.participants.values():
+            if participant is not owner and participant.permissions.subscribe:
+                participant.subscribe(publication)
+
+    def _publication_removed(self, owner: Participant, publication: Publication) -> None:
+        if not owner.closed:
+            self.broadcast({"type": "track_unpublished", "identity": owner.identity,
+                            "sid": publication.sid}, exclude=owner.identity)
+
+    def participant_updated(self, participant: Participant) -> None:
+        self.broadcast({"type": "participant_updated", "participant": participant.describe()})
+
+    # -- moderation -------------------------------------------------------------------------
+
+    async def moderate(
+        self, actor: Participant, action: str, identity: Optional[str], source: Optional[str]
+    ) -> None:
+        if not actor.permissions.moderate:
+            raise PermissionDenied("moderation needs the moderate permission")
+        if action in ("lock", "unlock"):
+            self.locked = action == "lock"
+            self.broadcast({"type": "room_updated", "room": self.describe()})
+            return
+        target = self.participants.get(identity or "")
+        if target is None:
+            raise NotFound(f"no participant {identity!r} in this room")
+        if action == "mute":
+            muted_source = Source(source or Source.MICROPHONE.value)
+            publication = target.publication_for(muted_source)
+            if publication is None:
+                raise NotFound(f"{identity} publishes no {muted_source.value}")
+            publication.set_muted(by_moderator=True)
+            target.signal({"type": "muted_by_moderator", "source": muted_source.value,
+                           "by": actor.identity})
+            self.participant_updated(target)
+        elif action == "remove":
+            self._removed.add(target.identity)
+            target.signal({"type": "removed", "by": actor.identity,
+                           "reason": "removed by the instructor"})
+            await self._remove(target, "removed")
+        else:
+            raise ValueError(f"unknown moderation action {action!r}")
+
+    # -- active speakers --------------------------------------------------------------------
+
+    async def _watch_speakers(self) -> None:
+        while True:
+            await asyncio.sleep(SPEAKER_INTERVAL_S)
+            now = time.monotonic()
+            for participant in self.participants.values():
+                publication = participant.publication_for(Source.MICROPHONE)
+                if publication is not None and not publication.muted:
+                    self._speakers.observe(participant.identity, publication.audio_level_dbov, now)
+            speakers = self._speakers.speakers(now)
+            names = [identity for identity, _ in speakers]
+            if names != self._last_speakers:
+                self._last_speakers = names
+                self.broadcast({"type": "active_speakers", "speakers": [
+                    {"identity": identity, "level": level} for identity, level in speakers]})
+
+    async def close(self, reason: str = "room_closed") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._speaker_task.cancel()
+        for participant in list(self.participants.values()):
+            participant.signal({"type": "participant_left", "identity": participant.identity,
+                                "reason": reason})
+            await self._remove(participant, reason)
+        self._on_close(self)

@@ -1,0 +1,33 @@
+"""SFU: the rooms on this node. Owns each Room and closes them all on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+
+from . import aiortc_hooks
+from .ice_policy import IcePolicy
+from .room import Room
+
+
+class SFU:
+    def __init__(
+        self, ice_addresses: tuple[str, ...] = (), ice_allowed_networks: tuple[str, ...] = ()
+    ) -> None:
+        aiortc_hooks.use_host_addresses(ice_addresses)
+        self._ice_policy = IcePolicy(ice_allowed_networks)
+        self.rooms: dict[str, Room] = {}
+
+    def room(self, session_id: str, title: str) -> Room:
+        """The session's room, opened on first use."""
+        room = self.rooms.get(session_id)
+        if room is None:
+            room = Room(session_id, title, self._ice_policy, self._room_closed)
+            self.rooms[session_id] = room
+        return room
+
+    def _room_closed(self, room: Room) -> None:
+        if self.rooms.get(room.session_id) is room:
+            del self.rooms[room.session_id]
+
+    async def close(self) -> None:
+        await asyncio.gather(*(room.close("server_shutdown") for room in list(self.rooms.values())))

@@ -1,0 +1,198 @@
+"""REST API: sessions, join tokens, health; guarded by the API key."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import platform
+import time
+from typing import Any, Awaitable, Callable
+from urllib.parse import quote
+
+import aiortc
+from aiohttp import web
+
+from media.permissions import Permissions, Role
+
+from . import __version__
+from .context import AppContext
+from .sessions import SessionInvalid, parse_new_session
+
+MAX_BODY_BYTES = 256 * 1024
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@web.middleware
+async def api_key_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every /api/ path but the signaling socket needs `Authorization: Bearer <api key>`."""
+    if request.path.startswith("/api/") and request.path != "/api/rtc":
+        context: AppContext = request.app["context"]
+        given = request.headers.get("Authorization", "")
+        expected = f"Bearer {context.settings.api_key}"
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return error(401, "unauthorized", "an API key is required: Authorization: Bearer <key>")
+    return await handler(request)
+
+
+async def _json_body(request: web.Request) -> Any:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES,
+                                            actual_size=request.content_length)
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=len(raw))
+    try:
+        return json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SessionInvalid(f"the body is not valid JSON: {exc}") from exc
+
+
+def _base_url(request: web.Request, context: AppContext) -> str:
+    if context.settings.public_url:
+        return context.settings.public_url.rstrip("/")
+    return f"{request.scheme}://{request.host}"
+
+
+async def healthz(request: web.Request) -> web.Response:
+    context: AppContext = request.app["context"]
+    try:
+        redis_ok = bool(await context.redis.ping())
+    except Exception:
+        redis_ok = False
+    return web.json_response({
+        "status": "ok" if redis_ok else "degraded",
+        "versions": {"aula": __version__, "aiortc": aiortc.__version__,
+                     "python": platform.python_version()},
+        "redis": {"reachable": redis_ok, "embedded": context.settings.redis_url is None},
+        "rooms": len(context.sfu.rooms),
+        "transcription": "on" if context.settings.whisper_model else "off",
+        "time": time.time(),
+    }, status=200)
+
+
+async def create_session(request: web.Request) -> web.Response:
+    context: AppContext = request.app["context"]
+    try:
+        session = parse_new_session(await _json_body(request))
+    except SessionInvalid as exc:
+        return error(400, "invalid_session", str(exc))
+    await context.sessions.save(session)
+    return web.json_response(session.to_dict(), status=201)
+
+
+async def list_sessions(request: web.Request) -> web.Response:
+    context: AppContext = request.app["context"]
+    sessions = await context.sessions.list()
+    return web.json_response({"sessions": [
+        {**s.to_dict(), "live": s.id in context.sfu.rooms,
+         "participants": len(context.sfu.rooms[s.id].participants) if s.id in context.sfu.rooms else 0}
+        for s in sessions]})
+
+
+async def get_session(request: web.Request) -> web.Response:
+    context: AppContext = request.app["context"]
+    session = await context.sessions.get(request.match_info["session_id"])
+    if session is None:
+        return error(404, "session_not_found", "no such session")
+    room = context.sfu.rooms.get(session.id)
+    return web.json_response({
+        **session.to_dict(),
+        "room": None if room is None else {
+            **room.describe(), "participants": [p.describe() for p in room.participants.values()]},
+    })
+
+
+async def create_join_token(request: web.Request) -> web.Response:
+    context: AppContext = request.app["context"]
+    session = await context.sessions.get(request.match_info["session_id"])
+    if session is None:
+        return error(404, "session_not_found", "no such session")
+    if session.ended:
+        return error(409, "session_ended", "the session has ended")
+    try:
+        body = await _json_body(request)
+        if not isinstance(body, dict):
+            raise SessionInvalid("the body must be a JSON object")
+        identity, name = body.get("identity"), body.get("name", body.get("identity"))
+        if not isinstance(identity, str) or not identity.strip() or len(identity) > 128:
+            raise SessionInvalid("identity must be a non-empty string of at most 128 characters")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise SessionInvalid("name must be a non-empty string of at most 200 characters")
+        try:
+            role = Role(body.get("role", "student"))
+        except ValueError as exc:
+            raise SessionInvalid("role must be instructor, student or observer") from exc
+        overrides = body.get("permissions", {})
+        if not isinstance(overrides, dict):
+            raise SessionInvalid("permissions must be an object")
+        try:
+            permissions = Permissions.for_role(role).with_overrides(overrides)
+        except ValueError as exc:
+            raise SessionInvalid(str(exc)) from exc
+        ttl = body.get("ttl_s")
+        if ttl is not None and (not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 < ttl <= 7 * 86400):
+            raise SessionInvalid("ttl_s must be an integer between 1 and 604800")
+    except SessionInvalid as exc:
+        return error(400, "invalid_request", str(exc))
+    token = context.tokens.issue_join(session.id, identity.strip(), name.strip(), role,
+                                      permissions, ttl)
+    join_url = f"{_base_url(request, context)}/join/{quote(session.id)}?token={token}"
+    return web.json_response({"token": token, "join_url": join_url,
+                              "identity": identity.strip(), "role": role.value}, status=201)
+
+
+async def create_ops_token(request: web.Request) -> web.Response:
+    context: AppContext = request.app["context"]
+    try:
+        body = await _json_body(request)
+    except SessionInvalid as exc:
+        return error(400, "invalid_request", str(exc))
+    if not isinstance(body, dict) or body.get("role") != "ops":
+        return error(400, "invalid_request", 'role must be "ops"; join tokens come from '
+                     "/api/sessions/{id}/tokens")
+    identity = body.get("identity")
+    if not isinstance(identity, str) or not identity.strip():
+        return error(400, "invalid_request", "identity must be a non-empty string")
+    name = body.get("name") if isinstance(body.get("name"), str) else identity
+    return web.json_response({"token": context.tokens.issue_ops(identity.strip(), name)},
+                             status=201)
+
+
+async def end_session(request: web.Request) -> web.Response:
+    context: AppContext = request.app["context"]
+    session = await context.sessions.get(request.match_info["session_id"])
+    if session is None:
+        return error(404, "session_not_found", "no such session")
+    if not session.ended:
+        session.ended_at = time.time()
+        await context.sessions.save(session)
+    room = context.sfu.rooms.get(session.id)
+    if room is not None:
+        await room.close("session_ended")
+    return web.json_response(session.to_dict())
+
+
+async def join_page(request: web.Request) -> web.StreamResponse:
+    context: AppContext = request.app["context"]
+    session = await context.sessions.get(request.match_info["session_id"])
+    if session is None:
+        return web.Response(status=404, text="No such class.", content_type="text/plain")
+    return web.FileResponse(context.settings.web_client_dir / "join.html",
+                            headers={"Cache-Control": "no-store"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/api/sessions", create_session)
+    app.router.add_get("/api/sessions", list_sessions)
+    app.router.add_get("/api/sessions/{session_id}", get_session)
+    app.router.add_post("/api/sessions/{session_id}/tokens", create_join_token)
+    app.router.add_post("/api/sessions/{session_id}/end", end_session)
+    app.router.add_post("/api/tokens", create_ops_token)
+    app.router.add_get("/join/{session_id}", join_page)
+

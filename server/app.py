@@ -1,0 +1,60 @@
+"""The aiohttp application: resources started in order, torn down in reverse."""
+
+from __future__ import annotations
+
+import logging
+from typing import AsyncIterator
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from media import SFU
+
+from .api import add_routes, api_key_guard
+from .config import Settings
+from .context import AppContext
+from .embedded_redis import EmbeddedRedis
+from .sessions import SessionStore
+from .signaling import rtc_socket
+from .tokens import TokenIssuer
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> web.Application:
+    settings = settings.with_generated_secrets()
+    app = web.Application(middlewares=[api_key_guard], client_max_size=256 * 1024)
+    app.cleanup_ctx.append(_context(settings))
+    add_routes(app)
+    app.router.add_get("/api/rtc", rtc_socket)
+    app.router.add_static("/static/", settings.web_client_dir, follow_symlinks=False)
+    return app
+
+
+def _context(settings: Settings):  # type: ignore[no-untyped-def]
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        embedded = None
+        redis_url = settings.redis_url
+        if redis_url is None:
+            embedded = EmbeddedRedis(settings.data_dir)
+            await embedded.start()
+            redis_url = embedded.url
+        redis = aioredis.from_url(redis_url)
+        assert settings.secret is not None
+        sfu = SFU(settings.ice_addresses, settings.ice_allowed_networks)
+        app["context"] = AppContext(
+            settings=settings, redis=redis, sessions=SessionStore(redis),
+            tokens=TokenIssuer(settings.secret, settings.token_ttl_s), sfu=sfu,
+        )
+        if not settings.whisper_model:
+            logger.info("transcription is off: no --whisper-model given")
+        try:
+            yield
+        finally:
+            await sfu.close()
+            await redis.aclose()
+            if embedded is not None:
+                await embedded.stop()
+
+    return context

@@ -1,0 +1,99 @@
+"""One typed settings object, read from CLI flags with `AULA_<NAME>` environment fallbacks."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+WEB_CLIENT_DIR = Path(__file__).resolve().parent.parent / "web_client"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # None: start an embedded redis-server of our own.
+    redis_url: Optional[str] = None
+    data_dir: Path = Path("data")
+    # None: generated at start-up and printed.
+    api_key: Optional[str] = None
+    # Signs join tokens; None: generated at start-up (tokens then die with the process).
+    secret: Optional[str] = None
+    # Absolute base URL put into join links; None: taken from each API request's Host.
+    public_url: Optional[str] = None
+    # Host addresses offered as ICE candidates; empty: every non-loopback interface.
+    ice_addresses: tuple[str, ...] = ()
+    # Remote ICE candidates outside these networks are ignored; empty: all allowed.
+    ice_allowed_networks: tuple[str, ...] = ()
+    whisper_model: Optional[str] = None
+    token_ttl_s: int = 4 * 3600
+    reconnect_grace_s: float = 15.0
+    web_client_dir: Path = field(default=WEB_CLIENT_DIR)
+
+    def with_generated_secrets(self) -> "Settings":
+        """Fill in the API key and token secret when the operator gave none."""
+        from dataclasses import replace
+
+        return replace(
+            self,
+            api_key=self.api_key or secrets.token_urlsafe(24),
+            secret=self.secret or secrets.token_urlsafe(32),
+        )
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    parser.add_argument("--host", default=env("AULA_HOST", Settings.host))
+    parser.add_argument("--port", type=int, default=int(env("AULA_PORT", Settings.port)))
+    parser.add_argument("--redis-url", default=env("AULA_REDIS_URL"))
+    parser.add_argument("--data-dir", type=Path, default=Path(env("AULA_DATA_DIR", "data")))
+    parser.add_argument("--api-key", default=env("AULA_API_KEY"))
+    parser.add_argument("--secret", default=env("AULA_SECRET"))
+    parser.add_argument("--public-url", default=env("AULA_PUBLIC_URL"))
+    parser.add_argument(
+        "--ice-addresses",
+        type=_csv,
+        default=_csv(env("AULA_ICE_ADDRESSES", "")),
+        help="comma-separated host addresses to offer as ICE candidates",
+    )
+    parser.add_argument(
+        "--ice-allowed-networks",
+        type=_csv,
+        default=_csv(env("AULA_ICE_ALLOWED_NETWORKS", "")),
+        help="comma-separated CIDRs; remote candidates outside them are ignored",
+    )
+    parser.add_argument("--whisper-model", default=env("AULA_WHISPER_MODEL"))
+    parser.add_argument(
+        "--token-ttl", dest="token_ttl_s", type=int,
+        default=int(env("AULA_TOKEN_TTL", Settings.token_ttl_s)),
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings(
+        host=args.host,
+        port=args.port,
+        redis_url=args.redis_url,
+        data_dir=args.data_dir,
+        api_key=args.api_key,
+        secret=args.secret,
+        public_url=args.public_url,
+        ice_addresses=tuple(args.ice_addresses),
+        ice_allowed_networks=tuple(args.ice_allowed_networks),
+        whisper_model=args.whisper_model,
+        token_ttl_s=args.token_ttl_s,
+    )
+
+
+def parse_serve_args(argv: Sequence[str]) -> Settings:
+    parser = argparse.ArgumentParser(prog="aula serve")
+    add_serve_arguments(parser)
+    return settings_from_args(parser.parse_args(argv))

@@ -1,0 +1,22 @@
+"""The app-wide resources, started and stopped in one place (server/app.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from media import SFU
+
+from .config import Settings
+from .sessions import SessionStore
+from .tokens import TokenIssuer
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    redis: aioredis.Redis
+    sessions: SessionStore
+    tokens: TokenIssuer
+    sfu: SFU

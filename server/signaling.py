@@ -1,0 +1,254 @@
+"""The signaling WebSocket (`GET /api/rtc?token=…`); docs/signaling.md lists every message."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any, Optional
+
+from aiohttp import WSMsgType, web
+
+from media import JoinRefused, MediaError, Participant, Room, Source
+
+from .context import AppContext
+from .tokens import TokenError
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 64 * 1024
+# Frames above this are cut off by aiohttp itself (close code 1009).
+MAX_FRAME_BYTES = 1024 * 1024
+RATE_LIMIT_PER_S = 50.0
+RATE_BURST = 100.0
+# Close codes (4000-4999 are the application's).
+CLOSE_AUTH = 4001
+CLOSE_REFUSED = 4003
+CLOSE_NOT_FOUND = 4004
+
+
+class BadMessage(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float) -> None:
+        self._rate, self._burst = rate, burst
+        self._tokens, self._at = burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+class Connection:
+    """One participant's socket: an outbox drained by a writer task, and the message loop."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self._outbox: asyncio.Queue[Optional[dict[str, Any]]] = asyncio.Queue()
+        self._writer = asyncio.ensure_future(self._write())
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._outbox.put_nowait(message)
+
+    async def _write(self) -> None:
+        while (message := await self._outbox.get()) is not None:
+            try:
+                await self.ws.send_str(json.dumps(message))
+            except (ConnectionError, RuntimeError):
+                return
+
+    async def close(self, code: int = 1000, message: bytes = b"") -> None:
+        self._outbox.put_nowait(None)
+        await asyncio.wait([self._writer], timeout=2)
+        await self.ws.close(code=code, message=message)
+
+
+async def rtc_socket(request: web.Request) -> web.StreamResponse:
+    context: AppContext = request.app["context"]
+    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=20)
+    await ws.prepare(request)
+    connection = Connection(ws)
+
+    async def refuse(code: str, message: str, close_code: int) -> web.WebSocketResponse:
+        connection.send({"type": "error", "code": code, "message": message})
+        await connection.close(close_code, code.encode())
+        return ws
+
+    try:
+        grant = context.tokens.verify_join(request.query.get("token", ""))
+    except TokenError as exc:
+        return await refuse(exc.code, str(exc), CLOSE_AUTH)
+    session = await context.sessions.get(grant.session_id)
+    if session is None:
+        return await refuse("session_not_found", "no such session", CLOSE_NOT_FOUND)
+    if session.ended:
+        return await refuse("session_ended", "the class has ended", CLOSE_REFUSED)
+    room = context.sfu.room(session.id, session.title)
+    try:
+        participant = await room.join(grant.identity, grant.name, grant.role, grant.permissions,
+                                      connection.send)
+    except JoinRefused as exc:
+        return await refuse(exc.code, str(exc), CLOSE_REFUSED)
+
+    # Removed, replaced by a newer connection, or the class ended: end this socket too.
+    closer = asyncio.ensure_future(_close_when_closed(participant, connection))
+    left_on_purpose = False
+    limiter = TokenBucket(RATE_LIMIT_PER_S, RATE_BURST)
+    try:
+        async for frame in ws:
+            if frame.type != WSMsgType.TEXT:
+                if frame.type == WSMsgType.BINARY:
+                    connection.send({"type": "error", "code": "bad_json",
+                                     "message": "messages are JSON text frames"})
+                continue
+            if not limiter.take():
+                connection.send({"type": "error", "code": "rate_limited",
+                                 "message": "too many messages; this one was dropped"})
+                continue
+            message_type: Optional[str] = None
+            try:
+                message = _parse(frame.data)
+                message_type = message["type"]
+                if message_type == "leave":
+                    left_on_purpose = True
+                    break
+                await _handle(room, participant, message)
+            except BadMessage as exc:
+                connection.send(_error(exc.code, str(exc), message_type))
+            except MediaError as exc:
+                connection.send(_error(exc.code, str(exc), message_type))
+            if participant.closed:
+                break
+    finally:
+        closer.cancel()
+        if left_on_purpose or participant.closed:
+            await room.leave(participant, "left")
+        else:
+            asyncio.ensure_future(_leave_after_grace(room, participant,
+                                                     context.settings.reconnect_grace_s))
+        await connection.close()
+    return ws
+
+
+async def _close_when_closed(participant: Participant, connection: Connection) -> None:
+    await participant.wait_closed()
+    await connection.close(CLOSE_REFUSED, b"closed")
+
+
+async def _leave_after_grace(room: Room, participant: Participant, grace_s: float) -> None:
+    """A dropped socket may be a reload: keep the participant until the grace runs out."""
+    await asyncio.sleep(grace_s)
+    await room.leave(participant, "disconnected")
+
+
+def _error(code: str, message: str, ref_type: Optional[str]) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if ref_type is not None:
+        error["ref_type"] = ref_type
+    return error
+
+
+def _parse(data: str) -> dict[str, Any]:
+    if len(data.encode()) > MAX_MESSAGE_BYTES:
+        raise BadMessage("too_large", f"messages are limited to {MAX_MESSAGE_BYTES} bytes")
+    try:
+        message = json.loads(data)
+    except ValueError as exc:
+        raise BadMessage("bad_json", f"not JSON: {exc}") from exc
+    if not isinstance(message, dict):
+        raise BadMessage("bad_json", "a message must be a JSON object")
+    if not isinstance(message.get("type"), str) or message["type"] not in HANDLERS:
+        raise BadMessage("unknown_type", f"unknown message type {message.get('type')!r}")
+    return message
+
+
+def _field(message: dict[str, Any], name: str, kind: type, required: bool = True) -> Any:
+    value = message.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise BadMessage("bad_message", f"{message['type']}: {name} must be a {kind.__name__}")
+    return value
+
+
+def _target(message: dict[str, Any], expected: Optional[str] = None) -> str:
+    target = _field(message, "target", str)
+    if target not in ("publisher", "subscriber") or (expected and target != expected):
+        allowed = expected or "publisher or subscriber"
+        raise BadMessage("bad_message", f"{message['type']}: target must be {allowed}")
+    return target
+
+
+async def _offer(room: Room, participant: Participant, message: dict[str, Any]) -> None:
+    _target(message, "publisher")
+    sdp = _field(message, "sdp", str)
+    tracks = _field(message, "tracks", list)
+    if not all(isinstance(t, dict) for t in tracks):
+        raise BadMessage("bad_message", "offer: tracks must be a list of {mid, source}")
+    answer, described = await participant.handle_publisher_offer(sdp, tracks)
+    participant.signal({"type": "answer", "target": "publisher", "sdp": answer,
+                        "tracks": described})
+    room.participant_updated(participant)
+
+
+async def _answer(room: Room, participant: Participant, message: dict[str, Any]) -> None:
+    _target(message, "subscriber")
+    await participant.handle_subscriber_answer(_field(message, "sdp", str))
+
+
+async def _candidate(room: Room, participant: Participant, message: dict[str, Any]) -> None:
+    target = _target(message)
+    candidate = message.get("candidate")
+    if candidate is not None and not isinstance(candidate, dict):
+        raise BadMessage("bad_message", "candidate: candidate must be an object or null")
+    await participant.add_ice_candidate(target, candidate)
+
+
+def _source(message: dict[str, Any], default: Optional[str] = None) -> Source:
+    value = message.get("source", default)
+    try:
+        return Source(value)
+    except ValueError as exc:
+        raise BadMessage("bad_message", "source must be microphone, camera or screen") from exc
+
+
+async def _mute(room: Room, participant: Participant, message: dict[str, Any]) -> None:
+    participant.set_muted(_source(message), _field(message, "muted", bool))
+    room.participant_updated(participant)
+
+
+async def _moderate(room: Room, participant: Participant, message: dict[str, Any]) -> None:
+    action = _field(message, "action", str)
+    if action not in ("mute", "remove", "lock", "unlock"):
+        raise BadMessage("bad_message", "moderate: action must be mute, remove, lock or unlock")
+    identity = _field(message, "identity", str, required=action in ("mute", "remove"))
+    source = _source(message, "microphone").value if action == "mute" else None
+    await room.moderate(participant, action, identity, source)
+
+
+async def _ping(room: Room, participant: Participant, message: dict[str, Any]) -> None:
+    participant.signal({"type": "pong", "ts": message.get("ts")})
+
+
+async def _leave(room: Room, participant: Participant, message: dict[str, Any]) -> None:
+    """Handled by the message loop itself (it ends the connection)."""
+
+
+HANDLERS = {
+    "offer": _offer, "answer": _answer, "candidate": _candidate, "mute": _mute,
+    "moderate": _moderate, "ping": _ping, "leave": _leave,
+}
+
+
+async def _handle(room: Room, participant: Participant, message: dict[str, Any]) -> None:
+    await HANDLERS[message["type"]](room, participant, message)

@@ -1,0 +1,490 @@
+// Classroom: one participant's live connection to a room.
+//
+// It owns the signaling client and the two peer connections (publisher, subscriber), keeps
+// the room state the server reports, draws it through RoomView, and reconnects when the
+// network drops. The page's controls call its methods; it announces changes with events:
+//   "change"  something in `state` changed (re-render controls, banners)
+//   "notice"  {kind, text}: something the user must read (removed, refused, muted by the instructor)
+//   "toast"   {text, level}: a passing message (server errors)
+
+import { SignalingClient, signalingUrl, FINAL_CLOSE_CODES } from "./signaling.js";
+import { Publisher } from "./publisher.js";
+import { Subscriber } from "./subscriber.js";
+
+/** Connection phases, in `state.phase`. */
+export const Phase = Object.freeze({
+  IDLE: "idle", // not joined yet (pre-join screen)
+  CONNECTING: "connecting",
+  JOINED: "joined",
+  RECONNECTING: "reconnecting",
+  REFUSED: "refused", // the server refused the connection (locked room, bad token…)
+  REMOVED: "removed", // a moderator removed us
+  LEFT: "left", // we left, or the class ended, or another window took over
+});
+
+const REFUSAL_TEXT = {
+  room_locked: "The room is locked. Ask the instructor to unlock it, then try again.",
+  removed: "You were removed from the class and cannot rejoin it.",
+  token_expired: "This join link has expired. Ask for a new one.",
+  token_invalid: "This join link is not valid.",
+  wrong_session: "This join link belongs to another class.",
+  session_not_found: "This class does not exist.",
+  session_ended: "This class has ended.",
+};
+
+const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+const SOURCE_PERMISSION = { microphone: "publish_audio", camera: "publish_video", screen: "publish_screen" };
+
+export class Classroom extends EventTarget {
+  /**
+   * @param {object} options
+   * @param {string} options.token the join token
+   * @param {object} options.claims the token's claims (token.js)
+   * @param {import("./local_media.js").LocalMedia} options.media
+   * @param {import("./room_view.js").RoomView} options.view
+   */
+  constructor({ token, claims, media, view }) {
+    super();
+    this.token = token;
+    this.claims = claims;
+    this.media = media;
+    this.view = view;
+    this.phase = Phase.IDLE;
+    this.room = null;
+    this.self = null;
+    /** identity → Participant, the others in the room */
+    this.participants = new Map();
+    this.speakers = [];
+    this.reconnects = 0;
+    this.lastError = null;
+
+    this._signaling = null;
+    this._publisher = null;
+    this._subscriber = null;
+    this._iceServers = [];
+    this._attempt = 0;
+    this._reconnectTimer = null;
+    this._connectError = null; // the `error` sent just before a refusal close
+  }
+
+  get perms() {
+    return this.claims.perms;
+  }
+
+  get sharingScreen() {
+    return Boolean(this.media.screenTrack);
+  }
+
+  /** A read-only snapshot for tests and debugging (window.aula.state). */
+  get state() {
+    return structuredClone({
+      phase: this.phase,
+      identity: this.claims.identity,
+      role: this.claims.role,
+      room: this.room,
+      locked: Boolean(this.room?.locked),
+      micEnabled: this.media.micEnabled,
+      cameraEnabled: this.media.cameraEnabled,
+      sharingScreen: this.sharingScreen,
+      participants: [...this.participants.keys()],
+      speakers: this.speakers,
+      published: this._publisher?.sources ?? [],
+      routes: (this._subscriber?.routes ?? []).map(({ track, ...route }) => ({ ...route, readyState: track.readyState })),
+      publisherState: this._publisher?.pc.connectionState ?? null,
+      subscriberState: this._subscriber?.pc.connectionState ?? null,
+      reconnects: this.reconnects,
+      lastError: this.lastError,
+    });
+  }
+
+  // ---- joining and leaving ------------------------------------------------------------------
+
+  /** Join the room with whatever LocalMedia captured. */
+  join() {
+    if (this.phase === Phase.CONNECTING || this.phase === Phase.JOINED) return;
+    this._setPhase(Phase.CONNECTING);
+    this._showSelf();
+    this._connect();
+  }
+
+  /** Leave now: tell the server, close everything, stop the camera and microphone. */
+  leave() {
+    this._signaling?.send({ type: "leave" });
+    this._finish(Phase.LEFT);
+    this._notice("left", "You left the class.");
+  }
+
+  _connect() {
+    this._connectError = null;
+    const signaling = new SignalingClient(signalingUrl(this.token));
+    this._signaling = signaling;
+    signaling.on("*", (message) => this._onMessage(message));
+    signaling.onClose((info) => this._onSocketClosed(signaling, info));
+    signaling.connect().catch(() => {
+      /* reported through onClose */
+    });
+  }
+
+  _onSocketClosed(signaling, { code, byClient }) {
+    if (signaling !== this._signaling || byClient) return;
+    if (this.phase === Phase.REMOVED || this.phase === Phase.LEFT || this.phase === Phase.REFUSED) return;
+    const refusal = this._connectError;
+    if (refusal || code in FINAL_CLOSE_CODES) {
+      this._closeConnections();
+      this.view.clear();
+      this._showSelf();
+      if (refusal?.code === "removed") {
+        this._finish(Phase.REMOVED);
+        this._notice("removed", "You were removed from the class");
+        return;
+      }
+      if (code === 1000 && !refusal) {
+        this._finish(Phase.LEFT);
+        this._notice("ended", "The class has ended.");
+        return;
+      }
+      this._setPhase(Phase.REFUSED);
+      const text = REFUSAL_TEXT[refusal?.code] ?? refusal?.message ?? `The server refused the connection (${code}).`;
+      this._notice("refused", text, refusal?.code ?? String(code));
+      return;
+    }
+    this._scheduleReconnect(`signaling closed (${code})`);
+  }
+
+  /** Tear the connection down and build it again: new socket, fresh peer connections. */
+  _scheduleReconnect(reason) {
+    if (this._reconnectTimer || this.phase === Phase.IDLE) return;
+    if ([Phase.REMOVED, Phase.LEFT, Phase.REFUSED].includes(this.phase)) return;
+    console.info(`aula: reconnecting: ${reason}`);
+    const signaling = this._signaling;
+    this._signaling = null;
+    signaling?.close(1000, "reconnecting");
+    this._closeConnections();
+    this._detachRemoteMedia();
+    this._setPhase(Phase.RECONNECTING);
+    const delay = RECONNECT_DELAYS_MS[Math.min(this._attempt, RECONNECT_DELAYS_MS.length - 1)];
+    this._attempt += 1;
+    this._reconnectTimer = setTimeout(() => {
+      this._reconnectTimer = null;
+      this.reconnects += 1;
+      this._connect();
+    }, delay);
+  }
+
+  /** Retry after a refusal (e.g. the room was locked and is now open). */
+  retry() {
+    if (this.phase !== Phase.REFUSED) return;
+    this._attempt = 0;
+    this._setPhase(Phase.CONNECTING);
+    this._connect();
+  }
+
+  _finish(phase) {
+    clearTimeout(this._reconnectTimer);
+    this._reconnectTimer = null;
+    const signaling = this._signaling;
+    this._signaling = null;
+    signaling?.close(1000, phase);
+    this._closeConnections();
+    this.media.stop();
+    this.view.clear();
+    this._setPhase(phase);
+  }
+
+  _closeConnections() {
+    this._publisher?.close();
+    this._subscriber?.close();
+    this._publisher = this._subscriber = null;
+  }
+
+  // ---- messages from the server -----------------------------------------------------------
+
+  _onMessage(message) {
+    const handler = this._handlers[message.type];
+    if (handler) handler.call(this, message);
+  }
+
+  _handlers = {
+    joined(message) {
+      this._attempt = 0;
+      this._iceServers = message.ice_servers ?? [];
+      this.room = message.room ?? null;
+      this.self = message.participant ?? null;
+      this.participants.clear();
+      for (const participant of message.participants ?? []) this.participants.set(participant.identity, participant);
+      // Drop tiles of people who left while we were away.
+      for (const identity of this.view.identities()) {
+        if (identity !== this.claims.identity && !this.participants.has(identity)) this.view.removeParticipant(identity);
+      }
+      this._showSelf();
+      for (const participant of this.participants.values()) this._showParticipant(participant);
+      this._setPhase(Phase.JOINED);
+      this._publish().catch((error) => this._toast(`Could not publish: ${error.message}`, "error"));
+    },
+
+    answer(message) {
+      if (message.target === "publisher") this._publisher?.handleAnswer(message);
+    },
+
+    offer(message) {
+      if (message.target !== "subscriber") return;
+      if (!this._subscriber) {
+        const signaling = this._signaling;
+        this._subscriber = new Subscriber({
+          signaling,
+          iceServers: this._iceServers,
+          onRoutes: (routes) => this._applyRoutes(routes),
+          onBroken: (reason) => this._scheduleReconnect(reason),
+        });
+      }
+      this._subscriber.handleOffer(message);
+    },
+
+    candidate(message) {
+      const peer = message.target === "subscriber" ? this._subscriber : this._publisher;
+      peer?.addRemoteCandidate(message.candidate);
+    },
+
+    participant_joined(message) {
+      this._upsertParticipant(message.participant);
+    },
+
+    participant_updated(message) {
+      this._upsertParticipant(message.participant);
+    },
+
+    participant_left(message) {
+      if (message.identity === this.claims.identity) {
+        // Our own identity left: another window or device took this seat over.
+        this._finish(Phase.LEFT);
+        this._notice("replaced", "You joined this class from another window; this one is disconnected.");
+        return;
+      }
+      if (message.reason === "replaced") return; // the same person, on a new connection
+      this.participants.delete(message.identity);
+      this.view.removeParticipant(message.identity);
+      this._emit("change");
+    },
+
+    track_published(message) {
+      const participant = this.participants.get(message.identity);
+      if (!participant || !message.track) return;
+      participant.tracks = [...(participant.tracks ?? []).filter((t) => t.sid !== message.track.sid), message.track];
+      this._showParticipant(participant);
+    },
+
+    track_unpublished(message) {
+      const participant = this.participants.get(message.identity);
+      if (!participant) return;
+      const gone = (participant.tracks ?? []).find((t) => t.sid === message.sid);
+      participant.tracks = (participant.tracks ?? []).filter((t) => t.sid !== message.sid);
+      if (gone?.source === "screen") this.view.setScreen(message.identity, null);
+      this._showParticipant(participant);
+    },
+
+    muted_by_moderator(message) {
+      const source = message.source || "microphone";
+      this._setSourceEnabled(source, false);
+      const what = { microphone: "microphone", camera: "camera", screen: "screen share" }[source] ?? source;
+      this._notice("muted", `The instructor muted your ${what}.`);
+    },
+
+    room_updated(message) {
+      this.room = message.room;
+      this._emit("change");
+    },
+
+    active_speakers(message) {
+      this.speakers = (message.speakers ?? []).map((s) => s.identity);
+      this.view.setSpeakers(this.speakers);
+      this._emit("change");
+    },
+
+    removed() {
+      this._finish(Phase.REMOVED);
+      this._notice("removed", "You were removed from the class");
+    },
+
+    error(message) {
+      this.lastError = { code: message.code, message: message.message, ref_type: message.ref_type ?? null };
+      if (this.phase !== Phase.JOINED) {
+        // Before `joined`, an error is the reason the socket is about to close.
+        this._connectError = this.lastError;
+      }
+      if (message.ref_type === "offer") this._publisher?.handleOfferError(message);
+      if (this.phase === Phase.JOINED || message.ref_type) this._toast(message.message || message.code, "error");
+      this._emit("change");
+    },
+  };
+
+  // ---- publishing --------------------------------------------------------------------------
+
+  async _publish() {
+    const publisher = new Publisher({
+      signaling: this._signaling,
+      iceServers: this._iceServers,
+      onBroken: (reason) => this._scheduleReconnect(reason),
+    });
+    this._publisher = publisher;
+    const wanted = [
+      ["microphone", this.media.micTrack],
+      ["camera", this.media.cameraTrack],
+      ["screen", this.media.screenTrack],
+    ];
+    for (const [source, track] of wanted) {
+      if (track && this.perms[SOURCE_PERMISSION[source]]) await publisher.addSource(source, track);
+    }
+    if (!publisher.sources.length) return; // nothing to send: subscribe only
+    await publisher.negotiate();
+    if (publisher !== this._publisher) return;
+    // Tell the server about tracks that start muted.
+    if (!this.media.micEnabled && publisher.sources.includes("microphone")) this._sendMute("microphone", true);
+    if (!this.media.cameraEnabled && publisher.sources.includes("camera")) this._sendMute("camera", true);
+    this._emit("change");
+  }
+
+  _sendMute(source, muted) {
+    this._signaling?.send({ type: "mute", source, muted });
+  }
+
+  // ---- the user's controls -----------------------------------------------------------------
+
+  toggleMic() {
+    this._setSourceEnabled("microphone", !this.media.micEnabled);
+  }
+
+  toggleCamera() {
+    this._setSourceEnabled("camera", !this.media.cameraEnabled);
+  }
+
+  _setSourceEnabled(source, enabled) {
+    if (source === "microphone") this.media.setMicEnabled(enabled);
+    else if (source === "camera") this.media.setCameraEnabled(enabled);
+    else if (source === "screen" && !enabled) {
+      this.stopScreenShare();
+      return;
+    }
+    if (this._publisher?.sources.includes(source)) this._sendMute(source, !enabled);
+    this._showSelf();
+    this._emit("change");
+  }
+
+  async startScreenShare() {
+    if (!this.perms.publish_screen || this.sharingScreen) return;
+    let track;
+    try {
+      track = await this.media.startScreen(() => this.stopScreenShare());
+    } catch (error) {
+      if (error.name !== "NotAllowedError") this._toast(`Screen sharing failed: ${error.message}`, "error");
+      return;
+    }
+    this.view.setScreen(this.claims.identity, track, "Your screen");
+    this._emit("change");
+    if (!this._publisher) return; // published when the (re)connection completes
+    try {
+      await this._publisher.addSource("screen", track);
+      await this._publisher.negotiate();
+    } catch (error) {
+      this._toast(`Screen sharing failed: ${error.message}`, "error");
+      await this.stopScreenShare();
+    }
+  }
+
+  async stopScreenShare() {
+    if (!this.media.screenTrack) return;
+    this.media.stopScreen();
+    this.view.setScreen(this.claims.identity, null);
+    this._emit("change");
+    const publisher = this._publisher;
+    if (publisher?.sources.includes("screen")) {
+      await publisher.removeSource("screen");
+      await publisher.negotiate().catch((error) => this._toast(`Could not stop sharing: ${error.message}`, "error"));
+    }
+  }
+
+  /** Moderator actions on another participant: "mute" (microphone) or "remove". */
+  moderate(action, identity) {
+    if (!this.perms.moderate) return;
+    const message = { type: "moderate", action, identity };
+    if (action === "mute") message.source = "microphone";
+    this._signaling?.send(message);
+  }
+
+  toggleLock() {
+    if (!this.perms.moderate || !this.room) return;
+    this._signaling?.send({ type: "moderate", action: this.room.locked ? "unlock" : "lock" });
+  }
+
+  // ---- drawing -----------------------------------------------------------------------------
+
+  _showSelf() {
+    const { identity, name, role } = this.claims;
+    this.view.showParticipant({ identity, name, role }, { isSelf: true });
+    this.view.setIndicators(identity, {
+      micMuted: !this.media.micTrack || !this.media.micEnabled,
+      cameraOff: !this.media.cameraTrack || !this.media.cameraEnabled,
+    });
+    this.view.setMedia(identity, { video: this.media.cameraTrack });
+  }
+
+  _upsertParticipant(participant) {
+    if (!participant || participant.identity === this.claims.identity) return;
+    this.participants.set(participant.identity, participant);
+    this._showParticipant(participant);
+    this._emit("change");
+  }
+
+  _showParticipant(participant) {
+    this.view.showParticipant(participant);
+    const live = (source) => (participant.tracks ?? []).some((t) => t.source === source && !t.muted);
+    this.view.setIndicators(participant.identity, { micMuted: !live("microphone"), cameraOff: !live("camera") });
+  }
+
+  /** Put each received track in its participant's tile (or on the stage, for screens). */
+  _applyRoutes(routes) {
+    const byIdentity = new Map();
+    for (const route of routes) {
+      if (!byIdentity.has(route.identity)) byIdentity.set(route.identity, {});
+      byIdentity.get(route.identity)[route.source] = route.track;
+    }
+    for (const [identity, sources] of byIdentity) {
+      if (!this.view.has(identity)) {
+        // The offer can arrive before participant_joined: show a placeholder tile.
+        this._showParticipant(this.participants.get(identity) ?? { identity, name: identity, role: "student", tracks: [] });
+      }
+      this.view.setMedia(identity, { video: sources.camera ?? null, audio: sources.microphone ?? null });
+      const name = this.participants.get(identity)?.name ?? identity;
+      this.view.setScreen(identity, sources.screen ?? null, `${name}'s screen`);
+    }
+    for (const identity of this.view.identities()) {
+      if (identity !== this.claims.identity && !byIdentity.has(identity)) this.view.setMedia(identity, {});
+    }
+    for (const identity of this.view.screenIdentities()) {
+      if (identity !== this.claims.identity && !byIdentity.get(identity)?.screen) this.view.setScreen(identity, null);
+    }
+    this._emit("change");
+  }
+
+  _detachRemoteMedia() {
+    this._applyRoutes([]);
+  }
+
+  // ---- events ------------------------------------------------------------------------------
+
+  _setPhase(phase) {
+    this.phase = phase;
+    this._emit("change");
+  }
+
+  _emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  _notice(kind, text, code) {
+    this._emit("notice", { kind, text, code });
+  }
+
+  _toast(text, level = "info") {
+    this._emit("toast", { text, level });
+  }
+}
