@@ -15,7 +15,7 @@ from aiohttp import web
 from media.permissions import Permissions, Role
 
 from . import __version__
-from .context import AppContext
+from .context import CONTEXT, AppContext
 from .sessions import SessionInvalid, parse_new_session
 
 MAX_BODY_BYTES = 256 * 1024
@@ -31,7 +31,7 @@ def error(status: int, code: str, message: str) -> web.Response:
 async def api_key_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every /api/ path but the signaling socket needs `Authorization: Bearer <api key>`."""
     if request.path.startswith("/api/") and request.path != "/api/rtc":
-        context: AppContext = request.app["context"]
+        context: AppContext = request.app[CONTEXT]
         given = request.headers.get("Authorization", "")
         expected = f"Bearer {context.settings.api_key}"
         if not hmac.compare_digest(given.encode(), expected.encode()):
@@ -59,7 +59,7 @@ def _base_url(request: web.Request, context: AppContext) -> str:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    context: AppContext = request.app["context"]
+    context: AppContext = request.app[CONTEXT]
     try:
         redis_ok = bool(await context.redis.ping())
     except Exception:
@@ -76,7 +76,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def create_session(request: web.Request) -> web.Response:
-    context: AppContext = request.app["context"]
+    context: AppContext = request.app[CONTEXT]
     try:
         session = parse_new_session(await _json_body(request))
     except SessionInvalid as exc:
@@ -86,7 +86,7 @@ async def create_session(request: web.Request) -> web.Response:
 
 
 async def list_sessions(request: web.Request) -> web.Response:
-    context: AppContext = request.app["context"]
+    context: AppContext = request.app[CONTEXT]
     sessions = await context.sessions.list()
     return web.json_response({"sessions": [
         {**s.to_dict(), "live": s.id in context.sfu.rooms,
@@ -95,7 +95,7 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 
 async def get_session(request: web.Request) -> web.Response:
-    context: AppContext = request.app["context"]
+    context: AppContext = request.app[CONTEXT]
     session = await context.sessions.get(request.match_info["session_id"])
     if session is None:
         return error(404, "session_not_found", "no such session")
@@ -108,7 +108,7 @@ async def get_session(request: web.Request) -> web.Response:
 
 
 async def create_join_token(request: web.Request) -> web.Response:
-    context: AppContext = request.app["context"]
+    context: AppContext = request.app[CONTEXT]
     session = await context.sessions.get(request.match_info["session_id"])
     if session is None:
         return error(404, "session_not_found", "no such session")
@@ -147,7 +147,7 @@ async def create_join_token(request: web.Request) -> web.Response:
 
 
 async def create_ops_token(request: web.Request) -> web.Response:
-    context: AppContext = request.app["context"]
+    context: AppContext = request.app[CONTEXT]
     try:
         body = await _json_body(request)
     except SessionInvalid as exc:
@@ -164,7 +164,7 @@ async def create_ops_token(request: web.Request) -> web.Response:
 
 
 async def end_session(request: web.Request) -> web.Response:
-    context: AppContext = request.app["context"]
+    context: AppContext = request.app[CONTEXT]
     session = await context.sessions.get(request.match_info["session_id"])
     if session is None:
         return error(404, "session_not_found", "no such session")
@@ -178,7 +178,7 @@ async def end_session(request: web.Request) -> web.Response:
 
 
 async def join_page(request: web.Request) -> web.StreamResponse:
-    context: AppContext = request.app["context"]
+    context: AppContext = request.app[CONTEXT]
     session = await context.sessions.get(request.match_info["session_id"])
     if session is None:
         return web.Response(status=404, text="No such class.", content_type="text/plain")

@@ -12,7 +12,7 @@ from media import SFU
 
 from .api import add_routes, api_key_guard
 from .config import Settings
-from .context import AppContext
+from .context import CONTEXT, AppContext
 from .embedded_redis import EmbeddedRedis
 from .sessions import SessionStore
 from .signaling import rtc_socket
@@ -43,7 +43,7 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
         redis = aioredis.from_url(redis_url)
         assert settings.secret is not None
         sfu = SFU(settings.ice_addresses, settings.ice_allowed_networks)
-        app["context"] = AppContext(
+        app[CONTEXT] = AppContext(
             settings=settings, redis=redis, sessions=SessionStore(redis),
             tokens=TokenIssuer(settings.secret, settings.token_ttl_s), sfu=sfu,
         )

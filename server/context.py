@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aiohttp import web
+
 import redis.asyncio as aioredis
 
 from media import SFU
@@ -20,3 +22,6 @@ class AppContext:
     sessions: SessionStore
     tokens: TokenIssuer
     sfu: SFU
+
+
+CONTEXT = web.AppKey("context", AppContext)

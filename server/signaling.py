@@ -12,7 +12,7 @@ from aiohttp import WSMsgType, web
 
 from media import JoinRefused, MediaError, Participant, Room, Source
 
-from .context import AppContext
+from .context import CONTEXT, AppContext
 from .tokens import TokenError
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class Connection:
 
 
 async def rtc_socket(request: web.Request) -> web.StreamResponse:
-    context: AppContext = request.app["context"]
+    context: AppContext = request.app[CONTEXT]
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=20)
     await ws.prepare(request)
     connection = Connection(ws)

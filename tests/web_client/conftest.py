@@ -1,7 +1,9 @@
 """Real headless Chromium (Debian's /usr/bin/chromium) driving the join page.
 
-One browser per test module; every page gets a fresh context, so pages share no cookies,
-storage or media devices. Chromium's fake camera draws a moving test pattern and its fake
+One browser per test (the `aula_server` fixture runs the app inside each test's own event
+loop, and a Playwright connection is bound to the loop that opened it; Chromium starts in
+well under a second); every page gets a fresh context, so pages share no cookies, storage or
+media devices. Chromium's fake camera draws a moving test pattern and its fake
 microphone plays a beep, so what a page receives can be checked pixel by pixel.
 """
 
@@ -31,7 +33,7 @@ CHROMIUM_ARGS = [
     "--allow-loopback-in-peer-connection",
 ]
 
-# What a tile shows, read in the page: video size and clock, a sampled frame's mean pixel
+# What a tile shows, read in the page: video size, clock and decoded frame count, a sampled frame's mean pixel
 # value (the fake camera's pattern is far from black), and whether the remote <audio> has
 # a live track.
 PROBE_JS = """
@@ -45,6 +47,7 @@ PROBE_JS = """
     width: video ? video.videoWidth : 0,
     height: video ? video.videoHeight : 0,
     time: video ? video.currentTime : 0,
+    frames: video && video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality().totalVideoFrames : 0,
     paused: video ? video.paused : true,
     mean: 0,
     videoTrackId: video && video.srcObject ? (video.srcObject.getVideoTracks()[0] || {}).id || null : null,
@@ -94,9 +97,9 @@ class ClassPage:
     ) -> dict[str, Any]:
         """Wait until `identity`'s tile plays real video (and, remotely, has live audio).
 
-        Playing means: a decoded size, a clock that moves between two samples, a sampled frame
-        that is not black. `not_track` demands a different video track than that id (after a
-        reconnect the page must be showing the new one).
+        Playing means: a decoded size, a clock and a frame count that both move between two
+        samples, a sampled frame that is not black. `not_track` demands a different video track
+        than that id.
         """
         deadline = time.monotonic() + timeout
         last: Optional[dict[str, Any]] = None
@@ -109,6 +112,7 @@ class ClassPage:
                     second
                     and second["width"] > 0
                     and second["time"] > first["time"]
+                    and second["frames"] > first["frames"]
                     and second["mean"] > 20
                     and second["videoTrackId"] == first["videoTrackId"]
                 ):
@@ -126,7 +130,7 @@ class ClassPage:
         await self.context.close()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -136,7 +140,7 @@ async def browser() -> AsyncIterator[Browser]:
             await chromium.close()
 
 
-@pytest_asyncio.fixture(loop_scope="module")
+@pytest_asyncio.fixture
 async def open_page(browser: Browser) -> AsyncIterator[Any]:
     """`await open_page(name, url)` → a ClassPage in a fresh context; all closed at the end."""
     pages: list[ClassPage] = []

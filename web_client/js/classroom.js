@@ -125,10 +125,15 @@ export class Classroom extends EventTarget {
     });
   }
 
-  _onSocketClosed(signaling, { code, byClient }) {
+  _onSocketClosed(signaling, { code, reason, byClient }) {
     if (signaling !== this._signaling || byClient) return;
     if (this.phase === Phase.REMOVED || this.phase === Phase.LEFT || this.phase === Phase.REFUSED) return;
     const refusal = this._connectError;
+    if (!refusal && this.phase === Phase.JOINED && (code === 1000 || code === 4003)) {
+      // The server ended a working connection without saying why first.
+      this._endedByServer(reason);
+      return;
+    }
     if (refusal || code in FINAL_CLOSE_CODES) {
       this._closeConnections();
       this.view.clear();
@@ -136,11 +141,6 @@ export class Classroom extends EventTarget {
       if (refusal?.code === "removed") {
         this._finish(Phase.REMOVED);
         this._notice("removed", "You were removed from the class");
-        return;
-      }
-      if (code === 1000 && !refusal) {
-        this._finish(Phase.LEFT);
-        this._notice("ended", "The class has ended.");
         return;
       }
       this._setPhase(Phase.REFUSED);
@@ -189,6 +189,18 @@ export class Classroom extends EventTarget {
     this.media.stop();
     this.view.clear();
     this._setPhase(phase);
+  }
+
+  /** The server took us out of the room (`participant_left` naming us, or a bare close). */
+  _endedByServer(reason) {
+    const text = {
+      room_closed: "The class has ended.",
+      replaced: "You joined this class from another window; this one is disconnected.",
+      removed: "You were removed from the class",
+    }[reason] ?? "The server ended your connection to the class.";
+    const phase = reason === "removed" ? Phase.REMOVED : Phase.LEFT;
+    this._finish(phase);
+    this._notice(reason === "removed" ? "removed" : reason === "room_closed" ? "ended" : "left", text);
   }
 
   _closeConnections() {
@@ -255,9 +267,7 @@ export class Classroom extends EventTarget {
 
     participant_left(message) {
       if (message.identity === this.claims.identity) {
-        // Our own identity left: another window or device took this seat over.
-        this._finish(Phase.LEFT);
-        this._notice("replaced", "You joined this class from another window; this one is disconnected.");
+        this._endedByServer(message.reason);
         return;
       }
       if (message.reason === "replaced") return; // the same person, on a new connection

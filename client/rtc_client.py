@@ -1,0 +1,254 @@
+"""A Python participant: joins a room over the signaling socket with aiortc.
+
+Used by tests, the load generator and bots (kiosk recorders, synthetic students). It speaks
+exactly the protocol in docs/signaling.md, as the browser client does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import aiohttp
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtpPacket
+
+from media import aiortc_hooks
+
+logger = logging.getLogger(__name__)
+
+PacketObserver = Callable[["RemoteTrack", RtpPacket], None]
+
+
+@dataclass
+class RemoteTrack:
+    """A track this client receives: whose, which source, and (when decoding) the track."""
+
+    identity: str
+    source: str
+    kind: str
+    sid: str
+    mid: str
+    track: Optional[MediaStreamTrack] = None
+    packets: int = 0
+    payload_bytes: int = 0
+
+
+@dataclass
+class ClientOptions:
+    # False: count received packets without decoding them (load clients).
+    decode: bool = True
+    on_packet: Optional[PacketObserver] = None
+    connect_timeout_s: float = 20.0
+
+
+class SignalingError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+class RtcClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        publish: Optional[dict[str, MediaStreamTrack]] = None,
+        options: Optional[ClientOptions] = None,
+    ) -> None:
+        self._url = base_url.replace("http", "ws", 1).rstrip("/") + "/api/rtc"
+        self._token = token
+        self._publish = publish or {}
+        self.options = options or ClientOptions()
+        self.identity: Optional[str] = None
+        self.participants: dict[str, dict[str, Any]] = {}
+        self.remote_tracks: dict[str, RemoteTrack] = {}  # by subscriber mid
+        self.messages: list[dict[str, Any]] = []
+        self.errors: list[dict[str, Any]] = []
+        self.publisher_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.subscriber_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.published_sids: dict[str, str] = {}
+        self._session: Optional[aiohttp.ClientSession] = None
+        self._ws: Optional[aiohttp.ClientWebSocketResponse] = None
+        self._reader: Optional[asyncio.Task[None]] = None
+        self._joined: asyncio.Future[dict[str, Any]] = asyncio.get_event_loop().create_future()
+        self._published: asyncio.Future[None] = asyncio.get_event_loop().create_future()
+        self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[dict[str, Any]]]] = []
+        self._tapped: set[int] = set()
+        self.closed: asyncio.Future[Optional[int]] = asyncio.get_event_loop().create_future()
+
+    # -- connecting ---------------------------------------------------------------------
+
+    async def connect(self) -> dict[str, Any]:
+        """Join, publish, and return the `joined` message; raises SignalingError if refused."""
+        self._session = aiohttp.ClientSession()
+        self._ws = await self._session.ws_connect(f"{self._url}?token={self._token}")
+        self._reader = asyncio.ensure_future(self._read())
+        joined = await asyncio.wait_for(asyncio.shield(self._joined),
+                                        self.options.connect_timeout_s)
+        self.identity = joined["participant"]["identity"]
+        if self._publish:
+            await self._send_publisher_offer()
+            await asyncio.wait_for(asyncio.shield(self._published), self.options.connect_timeout_s)
+        return joined
+
+    async def _send_publisher_offer(self) -> None:
+        transceivers: list[tuple[str, RTCRtpTransceiver]] = []
+        for source, track in self._publish.items():
+            transceivers.append(
+                (source, self.publisher_pc.addTransceiver(track, direction="sendonly")))
+        await self.publisher_pc.setLocalDescription(await self.publisher_pc.createOffer())
+        await self.send({
+            "type": "offer", "target": "publisher", "sdp": self.publisher_pc.localDescription.sdp,
+            "tracks": [{"mid": t.mid, "source": source} for source, t in transceivers],
+        })
+
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self._ws is not None
+        await self._ws.send_str(json.dumps(message))
+
+    async def send_raw(self, data: str) -> None:
+        assert self._ws is not None
+        await self._ws.send_str(data)
+
+    async def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """The first message (already received or yet to come) that matches."""
+        for message in self.messages:
+            if predicate(message):
+                return message
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters.append((predicate, future))
+        return await asyncio.wait_for(future, timeout)
+
+    async def wait_for_tracks(self, count: int, timeout: float = 15.0) -> list[RemoteTrack]:
+        """Wait until `count` remote tracks have each delivered at least one packet."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            flowing = [t for t in self.remote_tracks.values() if t.packets > 0]
+            if len(flowing) >= count:
+                return flowing
+            if asyncio.get_running_loop().time() > deadline:
+                raise asyncio.TimeoutError(
+                    f"{len(flowing)} of {count} remote tracks flowing: "
+                    f"{[(t.identity, t.source, t.packets) for t in self.remote_tracks.values()]}")
+            await asyncio.sleep(0.05)
+
+    # -- messages -------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        assert self._ws is not None
+        close_code: Optional[int] = None
+        try:
+            async for frame in self._ws:
+                if frame.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                message = json.loads(frame.data)
+                self.messages.append(message)
+                for predicate, future in list(self._waiters):
+                    if not future.done() and predicate(message):
+                        future.set_result(message)
+                        self._waiters.remove((predicate, future))
+                try:
+                    await self._on_message(message)
+                except Exception:
+                    logger.exception("client failed on %s", message.get("type"))
+        finally:
+            close_code = self._ws.close_code
+            pending = [self._joined] + ([self._published] if self._publish else [])
+            for future in pending:
+                if not future.done():
+                    error = self.errors[-1] if self.errors else {"code": "closed", "message": "socket closed"}
+                    future.set_exception(SignalingError(error["code"], error["message"]))
+            if not self.closed.done():
+                self.closed.set_result(close_code)
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "joined":
+            for participant in message["participants"]:
+                self.participants[participant["identity"]] = participant
+            self._joined.set_result(message)
+        elif kind == "answer" and message["target"] == "publisher":
+            await self.publisher_pc.setRemoteDescription(
+                RTCSessionDescription(message["sdp"], "answer"))
+            self.published_sids = {t["source"]: t["sid"] for t in message["tracks"]}
+            if not self._published.done():
+                self._published.set_result(None)
+        elif kind == "offer" and message["target"] == "subscriber":
+            await self._answer_subscriber(message)
+        elif kind == "participant_joined":
+            self.participants[message["participant"]["identity"]] = message["participant"]
+        elif kind == "participant_left":
+            self.participants.pop(message["identity"], None)
+        elif kind == "error":
+            self.errors.append(message)
+
+    async def _answer_subscriber(self, message: dict[str, Any]) -> None:
+        for track in message["tracks"]:
+            existing = self.remote_tracks.get(track["mid"])
+            if existing is None or existing.sid != track["sid"]:
+                self.remote_tracks[track["mid"]] = RemoteTrack(
+                    identity=track["identity"], source=track["source"], kind=track["kind"],
+                    sid=track["sid"], mid=track["mid"])
+        await self.subscriber_pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
+        for transceiver in self.subscriber_pc.getTransceivers():
+            receiver = transceiver.receiver
+            if id(receiver) not in self._tapped and transceiver.mid in self.remote_tracks:
+                self._tapped.add(id(receiver))
+                self._tap(transceiver)
+        await self.subscriber_pc.setLocalDescription(await self.subscriber_pc.createAnswer())
+        await self.send({"type": "answer", "target": "subscriber",
+                         "sdp": self.subscriber_pc.localDescription.sdp})
+
+    def _tap(self, transceiver: RTCRtpTransceiver) -> None:
+        mid = transceiver.mid
+        assert mid is not None
+        remote = self.remote_tracks[mid]
+        remote.track = transceiver.receiver.track if self.options.decode else None
+
+        async def on_packet(packet: RtpPacket, codec: RTCRtpCodecParameters) -> None:
+            current = self.remote_tracks.get(mid)
+            if current is None:
+                return
+            current.packets += 1
+            current.payload_bytes += len(packet.payload)
+            if self.options.on_packet is not None:
+                self.options.on_packet(current, packet)
+
+        aiortc_hooks.tap_receiver(transceiver.receiver, on_packet, decode=self.options.decode)
+
+    def track_from(self, identity: str, source: str) -> Optional[RemoteTrack]:
+        for track in self.remote_tracks.values():
+            if track.identity == identity and track.source == source:
+                return track
+        return None
+
+    # -- leaving --------------------------------------------------------------------------
+
+    async def close(self, leave: bool = True) -> None:
+        if self._ws is not None and not self._ws.closed:
+            if leave:
+                try:
+                    await self.send({"type": "leave"})
+                except ConnectionError:
+                    pass
+            await self._ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+        await asyncio.gather(self.publisher_pc.close(), self.subscriber_pc.close(),
+                             return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+

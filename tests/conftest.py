@@ -1,0 +1,137 @@
+"""Real parts for every test: a redis-server of the suite's own, the Aula app on loopback."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterator, Optional
+
+import aiohttp
+import pytest
+import redis
+from aiohttp import web
+
+from server.app import create_app
+from server.config import Settings
+from server.context import CONTEXT
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server process the suite owns, so tests can also kill and restart it."""
+
+    def __init__(self, directory: Path) -> None:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        self._executable = executable
+        self._directory = directory
+        self.port = free_port()
+        self.url = f"redis://{LOOPBACK}:{self.port}/0"
+        self._process: Optional[subprocess.Popen[bytes]] = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [self._executable, "--port", str(self.port), "--bind", LOOPBACK, "--save", "",
+             "--appendonly", "no", "--dir", str(self._directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(host=LOOPBACK, port=self.port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with tempfile.TemporaryDirectory(prefix="aula-redis-") as directory:
+        server = RedisServer(Path(directory))
+        server.start()
+        yield server
+        server.kill()
+
+
+def iso(offset_s: float = 0.0) -> str:
+    return (datetime.now(timezone.utc) + timedelta(seconds=offset_s)).isoformat()
+
+
+@dataclass
+class AulaServer:
+    base_url: str
+    api_key: str
+    app: web.Application
+    http: aiohttp.ClientSession
+    data_dir: Path
+    created: list[str] = field(default_factory=list)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    async def create_session(self, **fields: Any) -> dict[str, Any]:
+        body = {
+            "title": "Algebra 1", "scheduled_start": iso(), "scheduled_end": iso(3600),
+            "roster": [], "instructors": [], "settings": {}, **fields,
+        }
+        async with self.http.post(f"{self.base_url}/api/sessions", json=body,
+                                  headers=self.headers) as response:
+            assert response.status == 201, await response.text()
+            return await response.json()
+
+    async def token(self, session_id: str, identity: str, name: Optional[str] = None,
+                    role: str = "student", **extra: Any) -> dict[str, Any]:
+        body = {"identity": identity, "name": name or identity, "role": role, **extra}
+        async with self.http.post(f"{self.base_url}/api/sessions/{session_id}/tokens",
+                                  json=body, headers=self.headers) as response:
+            assert response.status == 201, await response.text()
+            return await response.json()
+
+    @property
+    def sfu(self):  # type: ignore[no-untyped-def]
+        return self.app[CONTEXT].sfu
+
+
+def loopback_settings(redis_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Loopback-only ICE, so no test traffic leaves 127.0.0.0/8."""
+    return Settings(
+        host=LOOPBACK, port=free_port(), redis_url=redis_url, data_dir=data_dir,
+        api_key="test-api-key", secret="test-secret-that-is-long-enough-for-hs256", ice_addresses=(LOOPBACK,),
+        ice_allowed_networks=("127.0.0.0/8",), reconnect_grace_s=2.0, **overrides)
+
+
+@pytest.fixture
+async def aula_server(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[AulaServer]:
+    settings = loopback_settings(redis_server.url, tmp_path / "data")
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    async with aiohttp.ClientSession() as http:
+        yield AulaServer(f"http://{settings.host}:{settings.port}", settings.api_key or "",
+                         app, http, settings.data_dir)
+    await runner.cleanup()

@@ -1,0 +1,101 @@
+"""Real aiortc peers in one room through the SFU on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtp import RtpPacket, is_rtcp
+
+from media import Source
+from client import ClientOptions, RemoteTrack, RtcClient
+from tests.synthetic import AUDIO_RATE, ColourTrack, ToneTrack, dominant_frequency
+
+RED, BLUE = (220, 30, 30), (30, 30, 220)
+
+
+def is_subsequence(items: list[bytes], sequence: list[bytes]) -> bool:
+    remaining = iter(sequence)
+    return all(any(item == candidate for candidate in remaining) for item in items)
+
+
+async def join(server, session_id: str, identity: str, publish=None, role: str = "student",
+               options: ClientOptions | None = None) -> RtcClient:
+    token = await server.token(session_id, identity, role=role)
+    client = RtcClient(server.base_url, token["token"], publish, options)
+    await client.connect()
+    return client
+
+
+async def test_each_participant_receives_the_others_video_and_audio(aula_server):
+    session = await aula_server.create_session()
+    alice = await join(aula_server, session["id"], "alice", role="instructor",
+                       publish={"microphone": ToneTrack(440), "camera": ColourTrack(RED)})
+    bob = await join(aula_server, session["id"], "bob",
+                     publish={"microphone": ToneTrack(880), "camera": ColourTrack(BLUE)})
+    try:
+        await alice.wait_for_tracks(2)
+        await bob.wait_for_tracks(2)
+        for receiver, sender, colour, tone in ((alice, "bob", BLUE, 880), (bob, "alice", RED, 440)):
+            video = receiver.track_from(sender, "camera")
+            audio = receiver.track_from(sender, "microphone")
+            assert video is not None and audio is not None
+            frame = await asyncio.wait_for(video.track.recv(), 10)
+            for _ in range(5):  # let the decoder settle past the first frame
+                frame = await asyncio.wait_for(video.track.recv(), 5)
+            mean = frame.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0)
+            assert np.allclose(mean, colour, atol=20), (sender, mean)
+            pcm = []
+            while sum(len(p) for p in pcm) < AUDIO_RATE // 2:
+                audio_frame = await asyncio.wait_for(audio.track.recv(), 5)
+                pcm.append(audio_frame.to_ndarray().reshape(-1, audio_frame.layout.nb_channels
+                                                            if len(audio_frame.layout.channels) else 1)[:, 0])
+            samples = np.concatenate(pcm)[-AUDIO_RATE // 4:].astype(float)
+            assert abs(dominant_frequency(samples, audio_frame.sample_rate) - tone) < 20
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_subscribers_receive_the_publishers_payload_bytes_unchanged(aula_server, monkeypatch):
+    sent: dict[int, list[bytes]] = defaultdict(list)
+    original_send_rtp = RTCDtlsTransport._send_rtp
+
+    async def recording_send_rtp(self, data: bytes) -> None:
+        if not is_rtcp(data):
+            packet = RtpPacket.parse(data)
+            sent[packet.ssrc].append(packet.payload)
+        await original_send_rtp(self, data)
+
+    monkeypatch.setattr(RTCDtlsTransport, "_send_rtp", recording_send_rtp)
+    received: dict[str, list[bytes]] = defaultdict(list)
+
+    def on_packet(track: RemoteTrack, packet: RtpPacket) -> None:
+        received[track.source].append(packet.payload)
+
+    session = await aula_server.create_session()
+    publisher = await join(aula_server, session["id"], "teacher", role="instructor",
+                           publish={"microphone": ToneTrack(440), "camera": ColourTrack(RED)})
+    subscriber = await join(aula_server, session["id"], "student",
+                            options=ClientOptions(decode=False, on_packet=on_packet))
+    try:
+        await subscriber.wait_for_tracks(2)
+        await asyncio.sleep(2)
+        ssrc_of = {t.sender.track.kind: t.sender._ssrc
+                   for t in publisher.publisher_pc.getTransceivers()}
+        for source, kind in (("camera", "video"), ("microphone", "audio")):
+            published = sent[ssrc_of[kind]]
+            forwarded = received[source]
+            assert len(forwarded) > 40, (source, len(forwarded))
+            # Every payload the subscriber got is byte-for-byte one the publisher sent, in order.
+            assert is_subsequence(forwarded, published), source
+        # The server decoded no video: its publisher-side receiver has no decoder thread.
+        room = aula_server.sfu.rooms[session["id"]]
+        camera = room.participants["teacher"].publication_for(Source.CAMERA)
+        assert camera.receiver._RTCRtpReceiver__decoder_thread is None
+    finally:
+        await publisher.close()
+        await subscriber.close()

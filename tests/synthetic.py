@@ -1,0 +1,75 @@
+"""Synthetic media for tests: a solid-colour camera and a pure-tone microphone."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import math
+import time
+
+import numpy as np
+from aiortc import MediaStreamTrack
+from av import AudioFrame, VideoFrame
+
+VIDEO_CLOCK = 90000
+AUDIO_RATE = 48000
+AUDIO_PTIME = 0.02
+
+
+class ColourTrack(MediaStreamTrack):
+    kind = "video"
+
+    def __init__(self, rgb: tuple[int, int, int], width: int = 320, height: int = 240,
+                 fps: int = 30) -> None:
+        super().__init__()
+        image = np.zeros((height, width, 3), dtype=np.uint8)
+        image[:, :] = rgb
+        self._image = image
+        self._fps = fps
+        self._start: float | None = None
+        self._count = 0
+
+    async def recv(self) -> VideoFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._count / self._fps
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        frame = VideoFrame.from_ndarray(self._image, format="rgb24")
+        frame.pts = int(self._count * VIDEO_CLOCK / self._fps)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        self._count += 1
+        return frame
+
+
+class ToneTrack(MediaStreamTrack):
+    """A sine tone; `silent_between` gives (on, off) seconds to alternate tone and silence."""
+
+    kind = "audio"
+
+    def __init__(self, frequency: float, amplitude: float = 0.3) -> None:
+        super().__init__()
+        self._frequency = frequency
+        self._amplitude = amplitude
+        self._samples = int(AUDIO_RATE * AUDIO_PTIME)
+        self._start: float | None = None
+        self._count = 0
+
+    async def recv(self) -> AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._count * AUDIO_PTIME
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        first = self._count * self._samples
+        t = (np.arange(first, first + self._samples) / AUDIO_RATE)
+        wave = (self._amplitude * 32767 * np.sin(2 * math.pi * self._frequency * t)).astype(np.int16)
+        frame = AudioFrame.from_ndarray(wave.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = first
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._count += 1
+        return frame
+
+
+def dominant_frequency(samples: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
