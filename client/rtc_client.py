@@ -194,8 +194,13 @@ class RtcClient:
             self.participants.pop(message["identity"], None)
         elif kind == "error":
             self.errors.append(message)
+            if message.get("ref_type") == "offer" and not self._published.done():
+                self._published.set_exception(SignalingError(message["code"], message["message"]))
 
     async def _answer_subscriber(self, message: dict[str, Any]) -> None:
+        offered = {track["mid"] for track in message["tracks"]}
+        for mid in set(self.remote_tracks) - offered:
+            del self.remote_tracks[mid]
         for track in message["tracks"]:
             existing = self.remote_tracks.get(track["mid"])
             if existing is None or existing.sid != track["sid"]:

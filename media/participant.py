@@ -17,6 +17,7 @@ from .exceptions import MediaError, NegotiationError, PermissionDenied
 from .ice_policy import IcePolicy
 from .permissions import Permissions, Role, Source
 from .publication import Publication
+from .sdp import check_session_description
 from .subscription import Subscription
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,10 @@ class Participant:
         self, sdp: str, tracks: list[dict[str, str]]
     ) -> tuple[str, list[dict[str, str]]]:
         sources = self._check_track_sources(tracks)
+        mids = {media.rtp.muxId for media in check_session_description(sdp).media}
+        missing = set(sources) - mids
+        if missing:
+            raise NegotiationError(f"tracks name mids not in the offer: {', '.join(sorted(missing))}")
         async with self._publisher_lock:
             try:
                 await self.publisher_pc.setRemoteDescription(
@@ -203,6 +208,7 @@ class Participant:
     async def handle_subscriber_answer(self, sdp: str) -> None:
         if self._answer_received is None or self.subscriber_pc.signalingState != "have-local-offer":
             raise NegotiationError("no subscriber offer is waiting for an answer")
+        check_session_description(sdp)
         try:
             await self.subscriber_pc.setRemoteDescription(
                 RTCSessionDescription(sdp=self._ice_policy.filter_sdp(sdp), type="answer"))
@@ -221,8 +227,8 @@ class Participant:
         line = str(candidate["candidate"])
         try:
             parsed = candidate_from_sdp(line.split(":", 1)[1] if line.startswith("candidate:") else line)
-        except (ValueError, IndexError) as exc:
-            raise MediaError(f"malformed ICE candidate: {exc}") from exc
+        except (ValueError, IndexError, AssertionError) as exc:
+            raise MediaError(f"malformed ICE candidate: {line[:100]!r}") from exc
         if not self._ice_policy.allows(parsed.ip):
             return
         parsed.sdpMid = candidate.get("sdpMid")

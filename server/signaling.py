@@ -127,6 +127,11 @@ async def rtc_socket(request: web.Request) -> web.StreamResponse:
                 connection.send(_error(exc.code, str(exc), message_type))
             except MediaError as exc:
                 connection.send(_error(exc.code, str(exc), message_type))
+            except Exception:
+                # A bug must cost one message, never the participant's connection.
+                logger.exception("signaling %s from %s failed", message_type, participant.identity)
+                connection.send(_error("internal_error", "the server could not handle this "
+                                       "message", message_type))
             if participant.closed:
                 break
     finally:

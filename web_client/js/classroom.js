@@ -97,6 +97,35 @@ export class Classroom extends EventTarget {
     });
   }
 
+  /** RTP counters of both peer connections, for debugging (window.aula.stats()). */
+  async stats() {
+    const summarise = async (pc, type) => {
+      if (!pc) return [];
+      const report = await pc.getStats();
+      const rows = [];
+      report.forEach((s) => {
+        if (s.type !== type) return;
+        rows.push({
+          mid: s.mid,
+          kind: s.kind,
+          codec: report.get(s.codecId)?.mimeType ?? null,
+          packets: s.packetsSent ?? s.packetsReceived,
+          bytes: s.bytesSent ?? s.bytesReceived,
+          frames: s.framesEncoded ?? s.framesDecoded,
+          keyFrames: s.keyFramesEncoded ?? s.keyFramesDecoded,
+          pli: s.pliCount,
+          nack: s.nackCount,
+          packetsLost: s.packetsLost,
+        });
+      });
+      return rows;
+    };
+    return {
+      publisher: await summarise(this._publisher?.pc, "outbound-rtp"),
+      subscriber: await summarise(this._subscriber?.pc, "inbound-rtp"),
+    };
+  }
+
   // ---- joining and leaving ------------------------------------------------------------------
 
   /** Join the room with whatever LocalMedia captured. */

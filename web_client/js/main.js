@@ -53,6 +53,7 @@ async function boot() {
     get state() {
       return classroom.state;
     },
+    stats: () => classroom.stats(),
   });
 
   wireControls(classroom);

@@ -1,0 +1,1 @@
+"""Aula benchmarks: load generators and measurements (see benchmarks/README.md)."""

@@ -1,0 +1,58 @@
+"""CPU and memory of processes and of the machine, read from /proc (Linux only)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class ProcSample:
+    user_s: float
+    sys_s: float
+    rss_bytes: int
+    threads: int
+
+    @property
+    def cpu_s(self) -> float:
+        return self.user_s + self.sys_s
+
+
+def read_process(pid: int) -> Optional[ProcSample]:
+    """utime + stime of all the process's threads (not its children), RSS and thread count."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            raw = handle.read().decode()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name may hold spaces and parentheses: split after the last ')'.
+    fields = raw[raw.rindex(")") + 2:].split()
+    # fields[0] is field 3 (state): utime is field 14, stime 15, num_threads 20, rss 24.
+    utime, stime = int(fields[11]), int(fields[12])
+    threads, rss_pages = int(fields[17]), int(fields[21])
+    return ProcSample(utime / CLOCK_TICKS, stime / CLOCK_TICKS, rss_pages * PAGE_SIZE, threads)
+
+
+@dataclass(frozen=True)
+class MachineSample:
+    busy_s: float
+    total_s: float
+    steal_s: float
+
+
+def read_machine() -> MachineSample:
+    """Aggregate CPU time of all cores: busy (not idle/iowait), total, and steal."""
+    with open("/proc/stat") as handle:
+        parts = handle.readline().split()
+    values = [int(v) / CLOCK_TICKS for v in parts[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (values + [0.0] * 8)[:8]
+    total = user + nice + system + idle + iowait + irq + softirq + steal
+    return MachineSample(busy_s=total - idle - iowait, total_s=total, steal_s=steal)
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0))

@@ -1,0 +1,91 @@
+from media.rtp_rewriter import (
+    SEQUENCE_MODULO,
+    RtpRewriter,
+    one_byte_extension_block,
+    pack_rtp,
+)
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_rewriter(clock=None) -> RtpRewriter:
+    return RtpRewriter(ssrc=1234, clock_rate=90000, first_sequence=1000,
+                       first_timestamp=50000, clock=clock or FakeClock())
+
+
+def test_a_stream_keeps_its_spacing_under_the_subscribers_ssrc_and_origin():
+    rewriter = make_rewriter()
+    out = [rewriter.rewrite(777, seq, ts) for seq, ts in ((40, 3000), (41, 3000), (42, 6000))]
+    assert out == [(1000, 50000), (1001, 50000), (1002, 53000)]
+    assert rewriter.ssrc == 1234
+
+
+def test_sequence_numbers_wrap_around():
+    rewriter = make_rewriter()
+    rewriter.rewrite(1, 5, 0)
+    out = [rewriter.rewrite(1, 5 + step, 0)[0] for step in range(1, SEQUENCE_MODULO)]
+    assert out[-1] == (1000 + SEQUENCE_MODULO - 1) % SEQUENCE_MODULO
+    assert rewriter.rewrite(1, 5 + SEQUENCE_MODULO, 0)[0] == 1000
+
+
+def test_skipped_packets_leave_no_gap_for_the_subscriber_to_nack():
+    rewriter = make_rewriter()
+    rewriter.rewrite(1, 10, 0)
+    rewriter.skip()  # source packets 11..19 were not forwarded (muted)
+    assert rewriter.rewrite(1, 20, 900)[0] == 1001
+    assert rewriter.rewrite(1, 21, 900)[0] == 1002
+
+
+def test_a_reordered_packet_keeps_its_place():
+    rewriter = make_rewriter()
+    rewriter.rewrite(1, 10, 0)
+    rewriter.rewrite(1, 12, 0)
+    assert rewriter.rewrite(1, 11, 0)[0] == 1001
+    assert rewriter.rewrite(1, 13, 0)[0] == 1003
+
+
+def test_a_new_publisher_ssrc_continues_the_stream_in_sequence_and_time():
+    clock = FakeClock()
+    rewriter = make_rewriter(clock)
+    rewriter.rewrite(1, 10, 1000)
+    clock.now += 0.5
+    sequence, timestamp = rewriter.rewrite(2, 60000, 9_999_999)
+    assert sequence == 1001
+    assert timestamp == 50000 + 45000  # half a second at 90 kHz after the last one
+
+
+def test_nacked_sequence_numbers_map_back_to_the_source_packets():
+    rewriter = make_rewriter()
+    rewriter.rewrite(1, 10, 0)
+    rewriter.rewrite(1, 11, 0)
+    assert rewriter.source_sequence(1001) == 11
+    assert rewriter.source_sequence(1500) is None
+
+
+def test_packed_packets_parse_back_with_extensions():
+    block = one_byte_extension_block([(1, b"3"), (3, b"\x01\x02\x03")])
+    data = pack_rtp(96, 1, 65535, 4_000_000_000, 0xDEADBEEF, block, b"payload")
+    params = RTCRtpParameters(headerExtensions=[
+        RTCRtpHeaderExtensionParameters(id=1, uri="urn:ietf:params:rtp-hdrext:sdes:mid"),
+        RTCRtpHeaderExtensionParameters(
+            id=3, uri="http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time")])
+    extensions = HeaderExtensionsMap()
+    extensions.configure(params)
+    packet = RtpPacket.parse(data, extensions)
+    assert (packet.payload_type, packet.marker, packet.sequence_number) == (96, 1, 65535)
+    assert (packet.timestamp, packet.ssrc, packet.payload) == (4_000_000_000, 0xDEADBEEF, b"payload")
+    assert packet.extensions.mid == "3"
+    assert packet.extensions.abs_send_time == 0x010203
+
+
+def test_no_extensions_means_no_extension_bit():
+    data = pack_rtp(111, 0, 1, 2, 3, one_byte_extension_block([]), b"x")
+    assert data[0] == 0x80 and len(data) == 13
