@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs everything Aula needs on Debian/Ubuntu with Python >= 3.11: system packages from apt
+# (skipped when already present) and the project with its test extras from PyPI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(redis-server chromium espeak-ng sox ca-certificates)
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+PYTHON="${PYTHON:-python3}"
+"$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "Aula needs Python 3.11 or newer"'
+"$PYTHON" -m pip install -q --upgrade pip
+"$PYTHON" -m pip install -q -e ".[test]"
+echo "setup: done ($("$PYTHON" -c 'import aiortc; print("aiortc", aiortc.__version__)'))"
