@@ -13,7 +13,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import candidate_from_sdp
 
 from .audio_tap import AudioTap
-from .exceptions import MediaError, NegotiationError, PermissionDenied
+from .exceptions import MediaError, NegotiationError, NotFound, PermissionDenied
 from .ice_policy import IcePolicy
 from .permissions import Permissions, Role, Source
 from .publication import Publication
@@ -166,6 +166,13 @@ class Participant:
         publication.add_subscription(subscription)
         self.subscriptions[publication.sid] = subscription
         self._request_negotiation()
+
+    def set_subscriptions_enabled(self, sids: list[str], enabled: bool) -> None:
+        unknown = [sid for sid in sids if sid not in self.subscriptions]
+        if unknown:
+            raise NotFound(f"not subscribed to {', '.join(unknown[:5])}")
+        for sid in sids:
+            self.subscriptions[sid].set_enabled(enabled)
 
     def _subscription_closed(self, subscription: Subscription) -> None:
         self.subscriptions.pop(subscription.publication.sid, None)

@@ -12,6 +12,8 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
 from . import aiortc_hooks
+from engagement.speaking import SPEAKING_DBOV
+
 from .keyframes import KeyframeRequester, keyframe_detector
 from .packet_history import PacketHistory
 from .permissions import Source
@@ -45,6 +47,10 @@ class Publication:
         self.self_muted = False
         self.moderator_muted = False
         self.closed = False
+        # Audio only, set by the room's speaker selection each round: whether this microphone
+        # is forwarded, and whether the round heard it speak at all.
+        self.audible = True
+        self.speaking = False
         self.subscriptions: dict[str, "Subscription"] = {}
         self.history = PacketHistory()
         self.packets_received = 0
@@ -95,12 +101,18 @@ class Publication:
             self.audio_level_dbov = level[1]
             self.audio_level_updated_at = time.monotonic()
         self.history.add(packet)
-        if self.muted:
+        if self.muted or (self.kind == "audio" and not self._forwards_audio(level)):
             for subscription in self.subscriptions.values():
                 subscription.skip()
             return
         for subscription in list(self.subscriptions.values()):
             await subscription.forward(packet)
+
+    def _forwards_audio(self, level: Optional[tuple[bool, int]]) -> bool:
+        # The onset of speech from someone the last round found silent passes at once; the next
+        # round ranks it among the other speakers.
+        return self.audible or (not self.speaking and level is not None
+                                and level[1] <= SPEAKING_DBOV)
 
     def _send_keyframe_request(self) -> None:
         if self._media_ssrc is not None and not self.closed:

@@ -18,6 +18,9 @@ from .publication import Publication
 logger = logging.getLogger(__name__)
 
 SPEAKER_INTERVAL_S = 0.25
+# Microphones forwarded at once in a big room: the loudest speakers, as Google Meet does.
+# Silence from everyone else is not forwarded (no sequence gaps: the rewriters re-base).
+AUDIBLE_SPEAKERS = 3
 
 
 class Room:
@@ -151,11 +154,21 @@ class Room:
                 if publication is not None and not publication.muted:
                     self._speakers.observe(participant.identity, publication.audio_level_dbov, now)
             speakers = self._speakers.speakers(now)
+            self._select_audible([identity for identity, _ in speakers])
             names = [identity for identity, _ in speakers]
             if names != self._last_speakers:
                 self._last_speakers = names
                 self.broadcast({"type": "active_speakers", "speakers": [
                     {"identity": identity, "level": level} for identity, level in speakers]})
+
+    def _select_audible(self, loudest_first: list[str]) -> None:
+        microphones = [p for p in (participant.publication_for(Source.MICROPHONE)
+                                   for participant in self.participants.values()) if p is not None]
+        chosen = set(loudest_first[:AUDIBLE_SPEAKERS])
+        speaking = set(loudest_first)
+        for publication in microphones:
+            publication.audible = len(microphones) <= AUDIBLE_SPEAKERS or publication.owner in chosen
+            publication.speaking = publication.owner in speaking
 
     async def close(self, reason: str = "room_closed") -> None:
         if self.closed:

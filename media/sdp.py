@@ -8,7 +8,7 @@ from aiortc.sdp import SessionDescription
 
 from .exceptions import NegotiationError
 
-MAX_SDP_BYTES = 48 * 1024
+MAX_SDP_BYTES = 192 * 1024
 _MEDIA_LINE = re.compile(r"^m=(audio|video|application) \d+ [A-Z/]+( \S+)+$")
 
 

@@ -52,6 +52,8 @@ class Subscription:
         self.subscriber = subscriber
         self.transceiver = transceiver
         self.closed = False
+        # A subscriber pauses tracks it does not show (off-screen tiles) without renegotiating.
+        self.enabled = True
         self.packets_sent = 0
         self.retransmissions = 0
         self._on_close = on_close
@@ -76,7 +78,8 @@ class Subscription:
 
     def describe(self) -> dict[str, object]:
         return {"mid": self.mid, "sid": self.publication.sid, "identity": self.publication.owner,
-                "source": self.publication.source.value, "kind": self.publication.kind}
+                "source": self.publication.source.value, "kind": self.publication.kind,
+                "enabled": self.enabled}
 
     def _on_ready(self, parameters: SendParameters) -> None:
         self._parameters = parameters
@@ -93,6 +96,15 @@ class Subscription:
                 first_timestamp=self.sender.rtx_ssrc,
             )
         self.restart()
+
+    def set_enabled(self, enabled: bool) -> None:
+        if enabled == self.enabled:
+            return
+        self.enabled = enabled
+        if enabled:
+            self.restart()
+        else:
+            self.skip()
 
     def restart(self) -> None:
         """Start (again) from a keyframe: on connect, after a mute, after a source change."""
@@ -118,6 +130,9 @@ class Subscription:
         rewriter = self._rewriter
         parameters = self._parameters
         if rewriter is None or parameters is None or self.closed:
+            return
+        if not self.enabled:
+            rewriter.skip()
             return
         if self._waiting_for_keyframe:
             if not self.publication.is_keyframe_start(packet):

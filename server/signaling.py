@@ -17,7 +17,8 @@ from .tokens import TokenError
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 64 * 1024
+# A subscriber answer for a class of 50 carries ~100 m-lines.
+MAX_MESSAGE_BYTES = 256 * 1024
 # Frames above this are cut off by aiohttp itself (close code 1009).
 MAX_FRAME_BYTES = 1024 * 1024
 RATE_LIMIT_PER_S = 50.0
@@ -241,6 +242,13 @@ async def _moderate(room: Room, participant: Participant, message: dict[str, Any
     await room.moderate(participant, action, identity, source)
 
 
+async def _update_subscription(room: Room, participant: Participant, message: dict[str, Any]) -> None:
+    sids = _field(message, "sids", list)
+    if not all(isinstance(sid, str) for sid in sids) or len(sids) > 500:
+        raise BadMessage("bad_message", "update_subscription: sids must be a list of track sids")
+    participant.set_subscriptions_enabled(sids, _field(message, "enabled", bool))
+
+
 async def _ping(room: Room, participant: Participant, message: dict[str, Any]) -> None:
     participant.signal({"type": "pong", "ts": message.get("ts")})
 
@@ -251,7 +259,8 @@ async def _leave(room: Room, participant: Participant, message: dict[str, Any]) 
 
 HANDLERS = {
     "offer": _offer, "answer": _answer, "candidate": _candidate, "mute": _mute,
-    "moderate": _moderate, "ping": _ping, "leave": _leave,
+    "moderate": _moderate, "update_subscription": _update_subscription, "ping": _ping,
+    "leave": _leave,
 }
 
 

@@ -238,3 +238,37 @@ async def test_a_dropped_socket_leaves_the_room_after_the_grace(aula_server):
     left = await teacher.wait_for(lambda m: m["type"] == "participant_left", timeout=5)
     assert left["reason"] == "disconnected"
     await teacher.close()
+
+
+async def test_a_paused_video_stops_flowing_and_resumes_on_a_keyframe(aula_server):
+    first_after_resume: list[bytes] = []
+    resumed = False
+
+    def on_packet(track, packet) -> None:
+        if resumed and not first_after_resume:
+            first_after_resume.append(packet.payload)
+
+    session = await aula_server.create_session()
+    teacher = await join(aula_server, session["id"], "teacher", role="instructor",
+                         publish={"camera": ColourTrack(RED)})
+    student = await join(aula_server, session["id"], "student",
+                         options=ClientOptions(decode=False, on_packet=on_packet))
+    try:
+        (video,) = await student.wait_for_tracks(1)
+        await student.send({"type": "update_subscription", "sids": [video.sid], "enabled": False})
+        await asyncio.sleep(0.3)
+        paused_at = video.packets
+        await asyncio.sleep(1)
+        assert video.packets == paused_at
+        resumed = True
+        await student.send({"type": "update_subscription", "sids": [video.sid], "enabled": True})
+        await asyncio.sleep(1.5)
+        assert video.packets > paused_at + 10
+        from media.keyframes import starts_vp8_keyframe
+        assert starts_vp8_keyframe(first_after_resume[0])
+        await student.send({"type": "update_subscription", "sids": ["TR_nope"], "enabled": False})
+        error = await student.wait_for(lambda m: m["type"] == "error")
+        assert error["code"] == "not_found"
+    finally:
+        await teacher.close()
+        await student.close()
