@@ -174,7 +174,7 @@ def _parse(data: str) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise BadMessage("bad_json", "a message must be a JSON object")
     if not isinstance(message.get("type"), str) or message["type"] not in HANDLERS:
-        raise BadMessage("unknown_type", f"unknown message type {message.get('type')!r}")
+        raise BadMessage("unknown_type", f"unknown message type {str(message.get('type'))[:40]!r}")
     return message
 
 

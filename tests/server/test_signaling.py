@@ -84,7 +84,8 @@ async def test_malformed_messages_get_errors_and_the_class_goes_on(aula_server):
             (json.dumps({"type": "mute", "source": "microphone", "muted": True}), "bad_message"),
             (json.dumps({"type": "moderate", "action": "remove", "identity": "teacher"}), "forbidden"),
             (json.dumps({"type": "moderate", "action": "lock"}), "forbidden"),
-            (json.dumps({"type": "x" * 70_000}), "too_large"),
+            (json.dumps({"type": "x" * 300_000}), "too_large"),
+            (json.dumps({"type": "y" * 5_000}), "unknown_type"),
         ]
         for data, code in cases:
             await ws.send_str(data)
