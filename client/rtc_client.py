@@ -223,7 +223,7 @@ class RtcClient:
         remote = self.remote_tracks[mid]
         remote.track = transceiver.receiver.track if self.options.decode else None
 
-        async def on_packet(packet: RtpPacket, codec: RTCRtpCodecParameters) -> None:
+        def on_packet(packet: RtpPacket, codec: RTCRtpCodecParameters) -> None:
             current = self.remote_tracks.get(mid)
             if current is None:
                 return

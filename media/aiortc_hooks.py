@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Optional
+from typing import Callable, Optional
 
 import aioice.ice
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import is_rtx
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import (
     RTCRtpCodecParameters,
     RTCRtpReceiveParameters,
@@ -40,7 +41,8 @@ MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 
-PacketHandler = Callable[[RtpPacket, RTCRtpCodecParameters], Awaitable[None]]
+# Called synchronously for every media packet: no coroutine per packet on the hot path.
+PacketHandler = Callable[[RtpPacket, RTCRtpCodecParameters], None]
 
 
 def use_host_addresses(addresses: tuple[str, ...]) -> None:
@@ -95,7 +97,7 @@ def tap_receiver(
                 media = _unwrap(packet, codec, parameters)
             if media is not None and media.payload:
                 try:
-                    await on_packet(media, parameters.codecs[media.payload_type])
+                    on_packet(media, parameters.codecs[media.payload_type])
                 except Exception:
                     logger.exception("packet handler failed")
         await original_handle(packet, arrival_time_ms)
@@ -194,10 +196,18 @@ class ForwardingSender:
         sender._RTCRtpSender__packet_count = self._packet_count  # type: ignore[attr-defined]
         sender._RTCRtpSender__octet_count = self._octet_count  # type: ignore[attr-defined]
 
-    async def send_rtp(self, data: bytes) -> bool:
-        """SRTP-protect and send one serialised RTP packet; False while not connected."""
-        try:
-            await self.sender.transport._send_rtp(data)
-        except ConnectionError:
+    def send_rtp(self, data: bytes) -> bool:
+        """SRTP-protect and send one serialised RTP packet now; False while not connected.
+
+        aiortc's own path (`RTCDtlsTransport._send_rtp` → `RTCIceTransport._send` → aioice
+        `Connection.sendto` → `protocol.send_data`) is four coroutines deep for one `sendto`;
+        this does the same work synchronously, once per packet per subscriber.
+        """
+        dtls = self.sender.transport
+        if dtls._state is not DtlsState.CONNECTED:
             return False
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None or pair.protocol.transport is None:
+            return False
+        pair.protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
         return True

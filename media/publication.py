@@ -7,7 +7,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Callable, Optional
 
-from aiortc import RTCRtpReceiver
+from aiortc import RTCRtpReceiver, clock
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
@@ -93,7 +93,17 @@ class Publication:
     def remove_subscription(self, subscriber: str) -> None:
         self.subscriptions.pop(subscriber, None)
 
-    async def _on_packet(self, packet: RtpPacket, codec: RTCRtpCodecParameters) -> None:
+    def extension_value(self, packet: RtpPacket, ntp_time: int) -> Optional[bytes]:
+        """The per-packet header-extension value subscribers get: abs-send-time for video
+        (the send time, `ntp_time`), the publisher's RFC 6464 audio level for audio."""
+        if self.kind == "video":
+            return ((ntp_time >> 14) & 0x00FFFFFF).to_bytes(3, "big")
+        level = packet.extensions.audio_level
+        if level is None:
+            return None
+        return bytes([(0x80 if level[0] else 0) | level[1]])
+
+    def _on_packet(self, packet: RtpPacket, codec: RTCRtpCodecParameters) -> None:
         self.packets_received += 1
         self._media_ssrc = packet.ssrc
         level = packet.extensions.audio_level
@@ -105,8 +115,12 @@ class Publication:
             for subscription in self.subscriptions.values():
                 subscription.skip()
             return
+        if not self.subscriptions:
+            return
+        ntp_time = clock.current_ntp_time()
+        extension = self.extension_value(packet, ntp_time)
         for subscription in list(self.subscriptions.values()):
-            await subscription.forward(packet)
+            subscription.forward(packet, ntp_time, extension)
 
     def _forwards_audio(self, level: Optional[tuple[bool, int]]) -> bool:
         # The onset of speech from someone the last round found silent passes at once; the next

@@ -108,6 +108,34 @@ def pack_rtp(
     )
 
 
+class ExtensionBlock:
+    """A subscription's header-extension block: fixed elements plus one per-packet element.
+
+    Built once per subscription so each packet costs one concatenation, not a re-encoding.
+    """
+
+    def __init__(self, fixed: list[tuple[int, bytes]], variable_id: int, variable_size: int) -> None:
+        self._variable = bool(variable_id)
+        elements_size = sum(1 + len(value) for _, value in fixed)
+        if self._variable:
+            elements_size += 1 + variable_size
+        padding = -elements_size % 4
+        header = struct.pack("!HH", 0xBEDE, (elements_size + padding) // 4) if elements_size else b""
+        body = b"".join(bytes([(ext_id << 4) | (len(value) - 1)]) + value for ext_id, value in fixed)
+        self._prefix = header + body
+        if self._variable:
+            self._prefix += bytes([(variable_id << 4) | (variable_size - 1)])
+        self._padding = b"\x00" * padding
+        self._without_variable = one_byte_extension_block(fixed)
+
+    def build(self, variable: Optional[bytes]) -> bytes:
+        if not self._variable:
+            return self._without_variable
+        if variable is None:
+            return self._without_variable
+        return self._prefix + variable + self._padding
+
+
 def one_byte_extension_block(elements: list[tuple[int, bytes]]) -> bytes:
     """RFC 8285 one-byte header extensions (ids 1-14, values of 1-16 bytes)."""
     body = b"".join(bytes([(ext_id << 4) | (len(value) - 1)]) + value for ext_id, value in elements)

@@ -18,7 +18,7 @@ from .aiortc_hooks import (
     SendParameters,
 )
 from .publication import Publication
-from .rtp_rewriter import RtpRewriter, one_byte_extension_block, pack_rtp
+from .rtp_rewriter import ExtensionBlock, RtpRewriter, pack_rtp
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +59,7 @@ class Subscription:
         self._on_close = on_close
         self._parameters: Optional[SendParameters] = None
         self._rewriter: Optional[RtpRewriter] = None
-        self._static_extensions: list[tuple[int, bytes]] = []
-        self._audio_level_id = 0
-        self._abs_send_time_id = 0
+        self._extensions = ExtensionBlock([], 0, 0)
         self._rtx_sequence = 0
         self._waiting_for_keyframe = publication.kind == "video"
         transceiver.sender.replaceTrack(IdleTrack(publication.kind))
@@ -84,10 +82,11 @@ class Subscription:
     def _on_ready(self, parameters: SendParameters) -> None:
         self._parameters = parameters
         ids = parameters.extension_ids
-        if parameters.mid and MID_URI in ids:
-            self._static_extensions = [(ids[MID_URI], parameters.mid.encode())]
-        self._audio_level_id = ids.get(AUDIO_LEVEL_URI, 0)
-        self._abs_send_time_id = ids.get(ABS_SEND_TIME_URI, 0)
+        fixed = [(ids[MID_URI], parameters.mid.encode())] if parameters.mid and MID_URI in ids else []
+        if self.publication.kind == "video":
+            self._extensions = ExtensionBlock(fixed, ids.get(ABS_SEND_TIME_URI, 0), 3)
+        else:
+            self._extensions = ExtensionBlock(fixed, ids.get(AUDIO_LEVEL_URI, 0), 1)
         if self._rewriter is None:
             self._rewriter = RtpRewriter(
                 ssrc=self.sender.ssrc,
@@ -116,17 +115,9 @@ class Subscription:
         if self._rewriter is not None:
             self._rewriter.skip()
 
-    def _extensions(self, packet: RtpPacket) -> bytes:
-        elements = list(self._static_extensions)
-        if self._abs_send_time_id:
-            abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
-            elements.append((self._abs_send_time_id, abs_send_time.to_bytes(3, "big")))
-        level = packet.extensions.audio_level
-        if self._audio_level_id and level is not None:
-            elements.append((self._audio_level_id, bytes([(0x80 if level[0] else 0) | level[1]])))
-        return one_byte_extension_block(elements)
-
-    async def forward(self, packet: RtpPacket) -> None:
+    def forward(self, packet: RtpPacket, ntp_time: int, extension: Optional[bytes]) -> None:
+        """Send one publisher packet on; `extension` is the per-packet extension value
+        (abs-send-time for video, audio level for audio), computed once for all subscribers."""
         rewriter = self._rewriter
         parameters = self._parameters
         if rewriter is None or parameters is None or self.closed:
@@ -141,15 +132,12 @@ class Subscription:
             self._waiting_for_keyframe = False
         sequence, timestamp = rewriter.rewrite(packet.ssrc, packet.sequence_number, packet.timestamp)
         data = pack_rtp(parameters.payload_type, packet.marker, sequence, timestamp,
-                        rewriter.ssrc, self._extensions(packet), packet.payload)
-        if await self.sender.send_rtp(data):
+                        rewriter.ssrc, self._extensions.build(extension), packet.payload)
+        if self.sender.send_rtp(data):
             self.packets_sent += 1
-            self.sender.record_sent(clock.current_ntp_time(), timestamp, len(packet.payload))
+            self.sender.record_sent(ntp_time, timestamp, len(packet.payload))
 
     def _on_nack(self, lost: list[int]) -> None:
-        asyncio.ensure_future(self._retransmit(lost))
-
-    async def _retransmit(self, lost: list[int]) -> None:
         rewriter, parameters = self._rewriter, self._parameters
         if rewriter is None or parameters is None:
             return
@@ -164,15 +152,16 @@ class Subscription:
                                sequence_number=out_sequence,
                                timestamp=(original.timestamp + rewriter.timestamp_offset) % (1 << 32),
                                ssrc=rewriter.ssrc, payload=original.payload)
-            ssrc = rewriter.ssrc
             if parameters.rtx_payload_type is not None:
                 packet = wrap_rtx(packet, payload_type=parameters.rtx_payload_type,
                                   sequence_number=self._rtx_sequence, ssrc=self.sender.rtx_ssrc)
                 self._rtx_sequence = (self._rtx_sequence + 1) % (1 << 16)
-                ssrc = self.sender.rtx_ssrc
             data = pack_rtp(packet.payload_type, packet.marker, packet.sequence_number,
-                            packet.timestamp, ssrc, self._extensions(original), packet.payload)
-            if await self.sender.send_rtp(data):
+                            packet.timestamp, packet.ssrc,
+                            self._extensions.build(self.publication.extension_value(
+                                original, clock.current_ntp_time())),
+                            packet.payload)
+            if self.sender.send_rtp(data):
                 self.retransmissions += 1
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
 from media.rtp_rewriter import (
+    ExtensionBlock,
     SEQUENCE_MODULO,
     RtpRewriter,
     one_byte_extension_block,
@@ -89,3 +90,13 @@ def test_packed_packets_parse_back_with_extensions():
 def test_no_extensions_means_no_extension_bit():
     data = pack_rtp(111, 0, 1, 2, 3, one_byte_extension_block([]), b"x")
     assert data[0] == 0x80 and len(data) == 13
+
+
+def test_an_extension_block_template_matches_a_freshly_encoded_block():
+    fixed = [(1, b"12")]
+    template = ExtensionBlock(fixed, variable_id=3, variable_size=3)
+    assert template.build(b"\x0a\x0b\x0c") == one_byte_extension_block(fixed + [(3, b"\x0a\x0b\x0c")])
+    assert template.build(None) == one_byte_extension_block(fixed)
+    level = ExtensionBlock([(1, b"0")], variable_id=2, variable_size=1)
+    assert level.build(b"\x85") == one_byte_extension_block([(1, b"0"), (2, b"\x85")])
+    assert ExtensionBlock([], 0, 0).build(b"x") == b""
