@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import aioice.ice
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import (
@@ -59,6 +60,18 @@ def use_host_addresses(addresses: tuple[str, ...]) -> None:
 
 
 _AIOICE_HOST_ADDRESSES = aioice.ice.get_host_addresses
+
+
+def size_receive_buffers(pc: RTCPeerConnection, size: int) -> None:
+    """Enlarge the UDP receive buffers of a connection's ICE sockets (capped by rmem_max), so
+    a burst of video survives while the event loop is busy elsewhere."""
+    for transceiver in pc.getTransceivers():
+        connection = transceiver.receiver.transport.transport.iceGatherer._connection
+        for protocol in connection._protocols:
+            transport = protocol.transport
+            sock = transport.get_extra_info("socket") if transport is not None else None
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
 
 @dataclass

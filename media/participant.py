@@ -12,6 +12,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import candidate_from_sdp
 
+from . import aiortc_hooks
 from .audio_tap import AudioTap
 from .exceptions import MediaError, NegotiationError, NotFound, PermissionDenied
 from .ice_policy import IcePolicy
@@ -27,6 +28,8 @@ Signal = Callable[[dict[str, Any]], None]
 # Batch subscriptions that arrive together (a class joining at once) into one offer.
 NEGOTIATION_DEBOUNCE_S = 0.05
 ANSWER_TIMEOUT_S = 15.0
+# ~2 s of a 720p publisher at 1.5 Mbps; the kernel caps it at net.core.rmem_max.
+RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 class Participant:
@@ -93,6 +96,7 @@ class Participant:
                     RTCSessionDescription(sdp=self._ice_policy.filter_sdp(sdp), type="offer"))
                 answer = await self.publisher_pc.createAnswer()
                 await self.publisher_pc.setLocalDescription(answer)
+                aiortc_hooks.size_receive_buffers(self.publisher_pc, RECEIVE_BUFFER_BYTES)
             except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
                 raise NegotiationError(f"could not apply the offer: {exc}") from exc
             self._update_publications(sources)

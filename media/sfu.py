@@ -25,6 +25,19 @@ class SFU:
             self.rooms[session_id] = room
         return room
 
+    def stats(self) -> dict[str, int]:
+        """Live counters over the rooms open now (closed ones no longer count)."""
+        participants = [p for room in self.rooms.values() for p in room.participants.values()]
+        publications = [pub for p in participants for pub in p.publications.values()]
+        subscriptions = [s for p in participants for s in p.subscriptions.values()]
+        return {
+            "rooms": len(self.rooms), "participants": len(participants),
+            "publications": len(publications), "subscriptions": len(subscriptions),
+            "packets_received": sum(p.packets_received for p in publications),
+            "packets_forwarded": sum(s.packets_sent for s in subscriptions),
+            "retransmissions": sum(s.retransmissions for s in subscriptions),
+        }
+
     def _room_closed(self, room: Room) -> None:
         if self.rooms.get(room.session_id) is room:
             del self.rooms[room.session_id]

@@ -16,6 +16,7 @@ from media.permissions import Permissions, Role
 
 from . import __version__
 from .context import CONTEXT, AppContext
+from .loop_monitor import udp_receive_buffer_errors
 from .sessions import SessionInvalid, parse_new_session
 
 MAX_BODY_BYTES = 256 * 1024
@@ -73,6 +74,15 @@ async def healthz(request: web.Request) -> web.Response:
         "transcription": "on" if context.settings.whisper_model else "off",
         "time": time.time(),
     }, status=200)
+
+
+async def stats(request: web.Request) -> web.Response:
+    context: AppContext = request.app[CONTEXT]
+    return web.json_response({
+        "media": context.sfu.stats(),
+        "event_loop_lag": context.loop_lag.summary(),
+        "udp_receive_buffer_errors": udp_receive_buffer_errors(),
+    })
 
 
 async def create_session(request: web.Request) -> web.Response:
@@ -188,6 +198,7 @@ async def join_page(request: web.Request) -> web.StreamResponse:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/stats", stats)
     app.router.add_post("/api/sessions", create_session)
     app.router.add_get("/api/sessions", list_sessions)
     app.router.add_get("/api/sessions/{session_id}", get_session)

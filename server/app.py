@@ -14,6 +14,7 @@ from .api import add_routes, api_key_guard
 from .config import Settings
 from .context import CONTEXT, AppContext
 from .embedded_redis import EmbeddedRedis
+from .loop_monitor import LoopLagMonitor
 from .sessions import SessionStore
 from .signaling import rtc_socket
 from .tokens import TokenIssuer
@@ -43,9 +44,11 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
         redis = aioredis.from_url(redis_url)
         assert settings.secret is not None
         sfu = SFU(settings.ice_addresses, settings.ice_allowed_networks)
+        loop_lag = LoopLagMonitor()
+        loop_lag.start()
         app[CONTEXT] = AppContext(
             settings=settings, redis=redis, sessions=SessionStore(redis),
-            tokens=TokenIssuer(settings.secret, settings.token_ttl_s), sfu=sfu,
+            tokens=TokenIssuer(settings.secret, settings.token_ttl_s), sfu=sfu, loop_lag=loop_lag,
         )
         if not settings.whisper_model:
             logger.info("transcription is off: no --whisper-model given")
@@ -53,6 +56,7 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
             yield
         finally:
             await sfu.close()
+            await loop_lag.close()
             await redis.aclose()
             if embedded is not None:
                 await embedded.stop()

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from media import SFU
 
 from .config import Settings
+from .loop_monitor import LoopLagMonitor
 from .sessions import SessionStore
 from .tokens import TokenIssuer
 
@@ -22,6 +23,7 @@ class AppContext:
     sessions: SessionStore
     tokens: TokenIssuer
     sfu: SFU
+    loop_lag: LoopLagMonitor
 
 
 CONTEXT = web.AppKey("context", AppContext)

@@ -96,6 +96,8 @@ async def test_subscribers_receive_the_publishers_payload_bytes_unchanged(aula_s
         room = aula_server.sfu.rooms[session["id"]]
         camera = room.participants["teacher"].publication_for(Source.CAMERA)
         assert camera.receiver._RTCRtpReceiver__decoder_thread is None
+        stats = aula_server.sfu.stats()
+        assert stats["packets_forwarded"] >= len(received["camera"]) + len(received["microphone"])
     finally:
         await publisher.close()
         await subscriber.close()

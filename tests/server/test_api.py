@@ -116,3 +116,15 @@ async def test_ending_a_session_refuses_new_tokens(aula_server):
     async with aula_server.http.post(f"{aula_server.base_url}/api/sessions/{session['id']}/tokens",
                                      json={"identity": "late"}, headers=aula_server.headers) as response:
         assert response.status == 409
+
+
+async def test_stats_report_media_counters_and_event_loop_lag(aula_server):
+    import asyncio
+    await asyncio.sleep(0.35)
+    async with aula_server.http.get(f"{aula_server.base_url}/api/stats",
+                                    headers=aula_server.headers) as response:
+        body = await response.json()
+    assert response.status == 200
+    assert body["media"]["rooms"] == 0 and body["media"]["packets_forwarded"] == 0
+    assert body["event_loop_lag"]["samples"] >= 2
+    assert isinstance(body["udp_receive_buffer_errors"], int)
