@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 
 import aiohttp
 from aiortc import (
+    RTCBundlePolicy,
     MediaStreamTrack,
     RTCConfiguration,
     RTCPeerConnection,
@@ -75,8 +76,9 @@ class RtcClient:
         self.remote_tracks: dict[str, RemoteTrack] = {}  # by subscriber mid
         self.messages: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
-        self.publisher_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.subscriber_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        configuration = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        self.publisher_pc = RTCPeerConnection(configuration)
+        self.subscriber_pc = RTCPeerConnection(configuration)
         self.published_sids: dict[str, str] = {}
         self._session: Optional[aiohttp.ClientSession] = None
         self._ws: Optional[aiohttp.ClientWebSocketResponse] = None

@@ -8,7 +8,13 @@ import secrets
 import time
 from typing import Any, Callable, Optional
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import candidate_from_sdp
 
@@ -19,6 +25,7 @@ from .ice_policy import IcePolicy
 from .permissions import Permissions, Role, Source
 from .publication import Publication
 from .sdp import check_session_description
+from .sender_slot import SenderSlot
 from .subscription import Subscription
 
 logger = logging.getLogger(__name__)
@@ -59,10 +66,13 @@ class Participant:
         self._on_publication = on_publication
         self._on_unpublication = on_unpublication
         self._audio_taps: dict[str, AudioTap] = {}
-        configuration = RTCConfiguration(iceServers=[])
+        # max-bundle: aiortc's "balanced" policy can leave an m-line added before the first
+        # answer on a transport that is never connected (it shares a not-yet-bundled one).
+        configuration = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         self.publisher_pc = RTCPeerConnection(configuration)
         self.subscriber_pc = RTCPeerConnection(configuration)
         self._publisher_lock = asyncio.Lock()
+        self._slots: list[SenderSlot] = []
         self._negotiation_needed = False
         self._negotiation_task: Optional[asyncio.Task[None]] = None
         self._answer_received: Optional[asyncio.Future[None]] = None
@@ -163,10 +173,14 @@ class Participant:
     def subscribe(self, publication: Publication) -> None:
         if self.closed or publication.sid in self.subscriptions:
             return
-        transceiver = self.subscriber_pc.addTransceiver(publication.kind, direction="sendonly")
-        transceiver.setCodecPreferences(_codec_preferences(publication))
-        subscription = Subscription(publication, self.identity, transceiver,
-                                    self._subscription_closed)
+        mime_type = publication.codec.mimeType
+        slot = next((s for s in self._slots if s.fits(publication.kind, mime_type)), None)
+        if slot is None:
+            transceiver = self.subscriber_pc.addTransceiver(publication.kind, direction="sendonly")
+            transceiver.setCodecPreferences(_codec_preferences(publication))
+            slot = SenderSlot(transceiver, publication.kind, mime_type)
+            self._slots.append(slot)
+        subscription = Subscription(publication, self.identity, slot, self._subscription_closed)
         publication.add_subscription(subscription)
         self.subscriptions[publication.sid] = subscription
         self._request_negotiation()
@@ -179,13 +193,10 @@ class Participant:
             self.subscriptions[sid].set_enabled(enabled)
 
     def _subscription_closed(self, subscription: Subscription) -> None:
+        """Its m-line goes inactive, ready for the next publication of its kind and codec."""
         self.subscriptions.pop(subscription.publication.sid, None)
         if not self.closed:
-            asyncio.ensure_future(self._stop_transceiver(subscription))
-
-    async def _stop_transceiver(self, subscription: Subscription) -> None:
-        await subscription.transceiver.stop()
-        self._request_negotiation()
+            self._request_negotiation()
 
     def _request_negotiation(self) -> None:
         self._negotiation_needed = True
@@ -197,6 +208,8 @@ class Participant:
             while self._negotiation_needed and not self.closed:
                 await asyncio.sleep(NEGOTIATION_DEBOUNCE_S)
                 self._negotiation_needed = False
+                if not self._slots:
+                    continue
                 offer = await self.subscriber_pc.createOffer()
                 await self.subscriber_pc.setLocalDescription(offer)
                 self._answer_received = asyncio.get_running_loop().create_future()
@@ -219,15 +232,20 @@ class Participant:
     async def handle_subscriber_answer(self, sdp: str) -> None:
         if self._answer_received is None or self.subscriber_pc.signalingState != "have-local-offer":
             raise NegotiationError("no subscriber offer is waiting for an answer")
-        check_session_description(sdp)
         try:
+            check_session_description(sdp)
             await self.subscriber_pc.setRemoteDescription(
                 RTCSessionDescription(sdp=self._ice_policy.filter_sdp(sdp), type="answer"))
+        except NegotiationError:
+            self._negotiation_needed = True  # offer again rather than hang on a bad answer
+            raise
         except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+            self._negotiation_needed = True
             raise NegotiationError(f"could not apply the answer: {exc}") from exc
         finally:
             if self._answer_received is not None and not self._answer_received.done():
                 self._answer_received.set_result(None)
+
 
     # -- ICE ------------------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ class Publication:
         self.audio_level_dbov = SILENCE_DBOV
         self.audio_level_updated_at = 0.0
         self._media_ssrc: Optional[int] = None
+        self._keyframe_wanted = False
         self._on_close = on_close
         self._is_keyframe_start = keyframe_detector(codec.mimeType)
         self.keyframes = KeyframeRequester(self._send_keyframe_request)
@@ -74,7 +75,11 @@ class Publication:
         return self._is_keyframe_start(packet.payload)
 
     def request_keyframe(self) -> None:
-        if self.kind == "video":
+        if self.kind != "video":
+            return
+        if self._media_ssrc is None:
+            self._keyframe_wanted = True  # asked for with the first packet, once its SSRC is known
+        else:
             self.keyframes.request()
 
     def set_muted(self, *, by_self: Optional[bool] = None, by_moderator: Optional[bool] = None) -> None:
@@ -106,6 +111,9 @@ class Publication:
     def _on_packet(self, packet: RtpPacket, codec: RTCRtpCodecParameters) -> None:
         self.packets_received += 1
         self._media_ssrc = packet.ssrc
+        if self._keyframe_wanted:
+            self._keyframe_wanted = False
+            self.keyframes.request()
         level = packet.extensions.audio_level
         if level is not None:
             self.audio_level_dbov = level[1]

@@ -63,6 +63,8 @@ class Room:
         self.check_admission(identity, role)
         previous = self.participants.get(identity)
         if previous is not None:
+            # The old connection (another tab, a page that did not notice its reload) is told why.
+            previous.signal({"type": "participant_left", "identity": identity, "reason": "replaced"})
             await self._remove(previous, "replaced")
         participant = Participant(identity, name, role, permissions, signal, self._ice_policy,
                                   self._publication_added, self._publication_removed)

@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import Callable, Optional
 
-from aiortc import MediaStreamTrack, RTCRtpTransceiver, clock
-from aiortc.mediastreams import MediaStreamError
+from aiortc import clock
 from aiortc.rtp import RtpPacket, wrap_rtx
 
-from .aiortc_hooks import (
-    ABS_SEND_TIME_URI,
-    AUDIO_LEVEL_URI,
-    MID_URI,
-    ForwardingSender,
-    SendParameters,
-)
 from .publication import Publication
-from .rtp_rewriter import ExtensionBlock, RtpRewriter, pack_rtp
-
-logger = logging.getLogger(__name__)
-
-
-class IdleTrack(MediaStreamTrack):
-    """The track a forwarding sender holds: it never yields, packets come from the SFU."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__()
-        self.kind = kind
-        self._stopped = asyncio.Event()
-
-    async def recv(self):  # type: ignore[no-untyped-def]
-        await self._stopped.wait()
-        raise MediaStreamError
-
-    def stop(self) -> None:
-        super().stop()
-        self._stopped.set()
+from .rtp_rewriter import pack_rtp
+from .sender_slot import SenderSlot
 
 
 class Subscription:
@@ -45,56 +17,29 @@ class Subscription:
         self,
         publication: Publication,
         subscriber: str,
-        transceiver: RTCRtpTransceiver,
+        slot: SenderSlot,
         on_close: Callable[["Subscription"], None],
     ) -> None:
         self.publication = publication
         self.subscriber = subscriber
-        self.transceiver = transceiver
+        self.slot = slot
         self.closed = False
         # A subscriber pauses tracks it does not show (off-screen tiles) without renegotiating.
         self.enabled = True
         self.packets_sent = 0
         self.retransmissions = 0
         self._on_close = on_close
-        self._parameters: Optional[SendParameters] = None
-        self._rewriter: Optional[RtpRewriter] = None
-        self._extensions = ExtensionBlock([], 0, 0)
-        self._rtx_sequence = 0
         self._waiting_for_keyframe = publication.kind == "video"
-        transceiver.sender.replaceTrack(IdleTrack(publication.kind))
-        self.sender = ForwardingSender(
-            transceiver.sender,
-            on_ready=self._on_ready,
-            on_nack=self._on_nack,
-            on_keyframe_request=publication.request_keyframe,
-        )
+        slot.attach(self)
 
     @property
     def mid(self) -> Optional[str]:
-        return self.transceiver.mid
+        return self.slot.mid
 
     def describe(self) -> dict[str, object]:
         return {"mid": self.mid, "sid": self.publication.sid, "identity": self.publication.owner,
                 "source": self.publication.source.value, "kind": self.publication.kind,
                 "enabled": self.enabled}
-
-    def _on_ready(self, parameters: SendParameters) -> None:
-        self._parameters = parameters
-        ids = parameters.extension_ids
-        fixed = [(ids[MID_URI], parameters.mid.encode())] if parameters.mid and MID_URI in ids else []
-        if self.publication.kind == "video":
-            self._extensions = ExtensionBlock(fixed, ids.get(ABS_SEND_TIME_URI, 0), 3)
-        else:
-            self._extensions = ExtensionBlock(fixed, ids.get(AUDIO_LEVEL_URI, 0), 1)
-        if self._rewriter is None:
-            self._rewriter = RtpRewriter(
-                ssrc=self.sender.ssrc,
-                clock_rate=parameters.clock_rate,
-                first_sequence=self.sender.ssrc % 32768,
-                first_timestamp=self.sender.rtx_ssrc,
-            )
-        self.restart()
 
     def set_enabled(self, enabled: bool) -> None:
         if enabled == self.enabled:
@@ -106,20 +51,20 @@ class Subscription:
             self.skip()
 
     def restart(self) -> None:
-        """Start (again) from a keyframe: on connect, after a mute, after a source change."""
+        """Start (again) from a keyframe: on connect, after a mute, after a pause."""
         if self.publication.kind == "video":
             self._waiting_for_keyframe = True
             self.publication.request_keyframe()
 
     def skip(self) -> None:
-        if self._rewriter is not None:
-            self._rewriter.skip()
+        if self.slot.rewriter is not None:
+            self.slot.rewriter.skip()
 
     def forward(self, packet: RtpPacket, ntp_time: int, extension: Optional[bytes]) -> None:
         """Send one publisher packet on; `extension` is the per-packet extension value
         (abs-send-time for video, audio level for audio), computed once for all subscribers."""
-        rewriter = self._rewriter
-        parameters = self._parameters
+        slot = self.slot
+        rewriter, parameters = slot.rewriter, slot.parameters
         if rewriter is None or parameters is None or self.closed:
             return
         if not self.enabled:
@@ -128,18 +73,22 @@ class Subscription:
         if self._waiting_for_keyframe:
             if not self.publication.is_keyframe_start(packet):
                 rewriter.skip()
+                # Ask again until it comes (a PLI can be lost); the requester allows 1 per second.
+                self.publication.request_keyframe()
                 return
             self._waiting_for_keyframe = False
         sequence, timestamp = rewriter.rewrite(packet.ssrc, packet.sequence_number, packet.timestamp)
         data = pack_rtp(parameters.payload_type, packet.marker, sequence, timestamp,
-                        rewriter.ssrc, self._extensions.build(extension), packet.payload)
-        if self.sender.send_rtp(data):
+                        rewriter.ssrc, slot.extensions.build(extension), packet.payload)
+        if slot.sender.send_rtp(data):
             self.packets_sent += 1
-            self.sender.record_sent(ntp_time, timestamp, len(packet.payload))
+            slot.sender.record_sent(ntp_time, timestamp, len(packet.payload))
 
-    def _on_nack(self, lost: list[int]) -> None:
-        rewriter, parameters = self._rewriter, self._parameters
-        if rewriter is None or parameters is None:
+    def retransmit(self, lost: list[int]) -> None:
+        """Answer a subscriber's NACK from the publication's history (RTX where negotiated)."""
+        slot = self.slot
+        rewriter, parameters = slot.rewriter, slot.parameters
+        if rewriter is None or parameters is None or self.closed:
             return
         for out_sequence in lost:
             source_sequence = rewriter.source_sequence(out_sequence)
@@ -154,14 +103,13 @@ class Subscription:
                                ssrc=rewriter.ssrc, payload=original.payload)
             if parameters.rtx_payload_type is not None:
                 packet = wrap_rtx(packet, payload_type=parameters.rtx_payload_type,
-                                  sequence_number=self._rtx_sequence, ssrc=self.sender.rtx_ssrc)
-                self._rtx_sequence = (self._rtx_sequence + 1) % (1 << 16)
+                                  sequence_number=slot.rtx_sequence, ssrc=slot.sender.rtx_ssrc)
+                slot.rtx_sequence = (slot.rtx_sequence + 1) % (1 << 16)
+            extension = self.publication.extension_value(original, clock.current_ntp_time())
             data = pack_rtp(packet.payload_type, packet.marker, packet.sequence_number,
-                            packet.timestamp, packet.ssrc,
-                            self._extensions.build(self.publication.extension_value(
-                                original, clock.current_ntp_time())),
+                            packet.timestamp, packet.ssrc, slot.extensions.build(extension),
                             packet.payload)
-            if self.sender.send_rtp(data):
+            if slot.sender.send_rtp(data):
                 self.retransmissions += 1
 
     def close(self) -> None:
@@ -169,4 +117,5 @@ class Subscription:
             return
         self.closed = True
         self.publication.remove_subscription(self.subscriber)
+        self.slot.detach()
         self._on_close(self)

@@ -101,3 +101,45 @@ async def test_subscribers_receive_the_publishers_payload_bytes_unchanged(aula_s
     finally:
         await publisher.close()
         await subscriber.close()
+
+
+async def test_tracks_negotiated_while_the_first_handshake_runs_still_flow(aula_server):
+    """aiortc starts a sender only if DTLS is already up when it looks; the SFU starts the rest."""
+    session = await aula_server.create_session()
+    watcher = await join(aula_server, session["id"], "watcher", options=ClientOptions(decode=False))
+    tokens = [await aula_server.token(session["id"], name) for name in ("first", "second")]
+    publishers = [RtcClient(aula_server.base_url, token["token"],
+                            {"microphone": ToneTrack(440), "camera": ColourTrack(RED)},
+                            ClientOptions(decode=False)) for token in tokens]
+    try:
+        # Both publish at once: the watcher's second offer lands during its first handshake.
+        await asyncio.gather(*(publisher.connect() for publisher in publishers))
+        flowing = await watcher.wait_for_tracks(4)
+        assert {(t.identity, t.source) for t in flowing} == {
+            ("first", "microphone"), ("first", "camera"), ("second", "microphone"), ("second", "camera")}
+    finally:
+        for client in (watcher, *publishers):
+            await client.close()
+
+
+async def test_a_freed_m_line_is_reused_for_the_next_publication(aula_server):
+    session = await aula_server.create_session()
+    watcher = await join(aula_server, session["id"], "watcher", options=ClientOptions(decode=False))
+    first = await join(aula_server, session["id"], "first", publish={"camera": ColourTrack(RED)},
+                       options=ClientOptions(decode=False))
+    try:
+        (before,) = await watcher.wait_for_tracks(1)
+        await first.close()
+        second = await join(aula_server, session["id"], "second", publish={"camera": ColourTrack(BLUE)},
+                            options=ClientOptions(decode=False))
+        deadline = asyncio.get_running_loop().time() + 10
+        while (watcher.track_from("second", "camera") is None
+               or watcher.track_from("second", "camera").packets == 0):
+            assert asyncio.get_running_loop().time() < deadline, watcher.remote_tracks
+            await asyncio.sleep(0.05)
+        reused = watcher.track_from("second", "camera")
+        assert reused.mid == before.mid  # same m-line, no new one
+        assert len(watcher.subscriber_pc.getTransceivers()) == 1
+        await second.close()
+    finally:
+        await watcher.close()

@@ -273,3 +273,20 @@ async def test_a_paused_video_stops_flowing_and_resumes_on_a_keyframe(aula_serve
     finally:
         await teacher.close()
         await student.close()
+
+
+async def test_a_second_tab_replaces_the_first_which_is_told_why(aula_server):
+    session = await aula_server.create_session()
+    token = (await aula_server.token(session["id"], "student"))["token"]
+    first = RtcClient(aula_server.base_url, token)
+    await first.connect()
+    second = RtcClient(aula_server.base_url, token)
+    await second.connect()
+    try:
+        notice = await first.wait_for(lambda m: m["type"] == "participant_left")
+        assert notice == {"type": "participant_left", "identity": "student", "reason": "replaced"}
+        assert await asyncio.wait_for(first.closed, 5) == 4003
+        assert aula_server.sfu.rooms[session["id"]].participants["student"].closed is False
+    finally:
+        await first.close()
+        await second.close()
