@@ -130,3 +130,33 @@ async def test_a_student_who_reloads_comes_back_and_is_seen_again(aula_server: A
     assert after["audioLive"] and after["frames"] > before["frames"]
     assert await teacher.page.locator(tile("stu-a")).count() == 1
     assert (await teacher.state())["phase"] == "joined"
+
+
+async def camera_packets(page: Any, identity: str) -> int:
+    """RTP packets this page has received so far on `identity`'s camera."""
+    state = await page.state()
+    mid = next(r["mid"] for r in state["routes"] if r["identity"] == identity and r["source"] == "camera")
+    stats = await page.page.evaluate("() => window.aula.stats()")
+    return next((row["packets"] for row in stats["subscriber"] if row["mid"] == mid), 0)
+
+
+async def test_a_tile_scrolled_out_of_view_stops_receiving_video_until_it_is_back(aula_server: Any, open_page: Any) -> None:
+    session = await aula_server.create_session(title="Gallery")
+    people = [("teacher", "Ada Teacher", "instructor"), ("stu-a", "Alan A", "student")]
+    pages = await open_class(aula_server, open_page, session["id"], people)
+    teacher = pages["teacher"]
+    await teacher.wait_playing("stu-a")
+
+    # A phone-sized window: the own tile fills it, Alan's tile is below the fold.
+    await teacher.page.set_viewport_size({"width": 320, "height": 200})
+    await teacher.page.wait_for_selector(f'{tile("stu-a")}[data-visible="false"]', state="attached", timeout=5_000)
+    await asyncio.sleep(0.5)  # packets already on the way
+    before = await camera_packets(teacher, "stu-a")
+    await asyncio.sleep(1.5)
+    assert await camera_packets(teacher, "stu-a") == before, "a hidden tile's video is still forwarded"
+    assert (await teacher.probe("stu-a"))["audioLive"], "audio must keep flowing for hidden tiles"
+
+    await teacher.page.locator(tile("stu-a")).scroll_into_view_if_needed()
+    await teacher.page.wait_for_selector(f'{tile("stu-a")}[data-visible="true"]', state="attached", timeout=5_000)
+    await teacher.wait_playing("stu-a")
+    assert await camera_packets(teacher, "stu-a") > before

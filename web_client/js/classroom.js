@@ -33,6 +33,7 @@ const REFUSAL_TEXT = {
 };
 
 const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+const RENEGOTIATION_RETRY_MS = 15_000;
 const SOURCE_PERMISSION = { microphone: "publish_audio", camera: "publish_video", screen: "publish_screen" };
 
 export class Classroom extends EventTarget {
@@ -65,6 +66,9 @@ export class Classroom extends EventTarget {
     this._attempt = 0;
     this._reconnectTimer = null;
     this._connectError = null; // the `error` sent just before a refusal close
+    this._lastNegotiationRetry = 0;
+    /** camera sid → whether the server forwards it to us now (update_subscription) */
+    this._forwarding = new Map();
   }
 
   get perms() {
@@ -181,9 +185,18 @@ export class Classroom extends EventTarget {
   }
 
   /** Tear the connection down and build it again: new socket, fresh peer connections. */
-  _scheduleReconnect(reason) {
+  _scheduleReconnect(reason, { rateLimited = false } = {}) {
     if (this._reconnectTimer || this.phase === Phase.IDLE) return;
     if ([Phase.REMOVED, Phase.LEFT, Phase.REFUSED].includes(this.phase)) return;
+    // Negotiation failures could repeat on every fresh connection: retry those at most
+    // once per RENEGOTIATION_RETRY_MS instead of looping.
+    if (rateLimited) {
+      if (Date.now() - this._lastNegotiationRetry < RENEGOTIATION_RETRY_MS) {
+        console.warn(`aula: not reconnecting again so soon: ${reason}`);
+        return;
+      }
+      this._lastNegotiationRetry = Date.now();
+    }
     console.info(`aula: reconnecting: ${reason}`);
     const signaling = this._signaling;
     this._signaling = null;
@@ -236,6 +249,7 @@ export class Classroom extends EventTarget {
     this._publisher?.close();
     this._subscriber?.close();
     this._publisher = this._subscriber = null;
+    this._forwarding.clear();
   }
 
   // ---- messages from the server -----------------------------------------------------------
@@ -275,7 +289,7 @@ export class Classroom extends EventTarget {
           signaling,
           iceServers: this._iceServers,
           onRoutes: (routes) => this._applyRoutes(routes),
-          onBroken: (reason) => this._scheduleReconnect(reason),
+          onBroken: (reason) => this._scheduleReconnect(reason, { rateLimited: reason.includes("offer") }),
         });
       }
       this._subscriber.handleOffer(message);
@@ -351,6 +365,10 @@ export class Classroom extends EventTarget {
         this._connectError = this.lastError;
       }
       if (message.ref_type === "offer") this._publisher?.handleOfferError(message);
+      if (message.ref_type === "answer" && this._subscriber) {
+        // The server could not use our subscriber answer: that negotiation is stuck.
+        this._scheduleReconnect(`subscriber answer refused: ${message.code}`, { rateLimited: true });
+      }
       if (this.phase === Phase.JOINED || message.ref_type) this._toast(message.message || message.code, "error");
       this._emit("change");
     },
@@ -501,7 +519,39 @@ export class Classroom extends EventTarget {
     for (const identity of this.view.screenIdentities()) {
       if (identity !== this.claims.identity && !byIdentity.get(identity)?.screen) this.view.setScreen(identity, null);
     }
+    const current = new Set(routes.map((route) => route.sid));
+    for (const sid of this._forwarding.keys()) if (!current.has(sid)) this._forwarding.delete(sid);
+    // Each offer states what is forwarded now (`enabled`): start again from that.
+    for (const route of routes) this._forwarding.set(route.sid, route.enabled);
+    this._syncForwarding();
     this._emit("change");
+  }
+
+  /** A tile scrolled into or out of view: resume or pause its camera video. */
+  onTileVisibility() {
+    this._syncForwarding();
+  }
+
+  /**
+   * Ask the server to forward only the cameras whose tiles are on screen (update_subscription;
+   * no renegotiation). Screen shares and microphones are always received.
+   */
+  _syncForwarding() {
+    const routes = this._subscriber?.routes ?? [];
+    const changes = { true: [], false: [] };
+    for (const route of routes) {
+      if (route.source !== "camera") continue;
+      if (!this._forwarding.has(route.sid)) this._forwarding.set(route.sid, route.enabled);
+      const wanted = this.view.isVisible(route.identity);
+      if (this._forwarding.get(route.sid) !== wanted) {
+        changes[wanted].push(route.sid);
+        this._forwarding.set(route.sid, wanted);
+      }
+    }
+    for (const enabled of [true, false]) {
+      const sids = changes[enabled];
+      if (sids.length) this._signaling?.send({ type: "update_subscription", sids, enabled });
+    }
   }
 
   _detachRemoteMedia() {

@@ -40,14 +40,16 @@ async function boot() {
   }
 
   const media = new LocalMedia();
+  let classroom = null;
   const view = new RoomView({
     grid: $("#grid"),
     stage: $("#stage"),
     onModerate: (action, identity) => classroom.moderate(action, identity),
     onAutoplayBlocked: () => ($("#enable-audio").hidden = false),
+    onVisibility: () => classroom?.onTileVisibility(),
   });
   view.setModerator(Boolean(claims.perms.moderate));
-  const classroom = new Classroom({ token, claims, media, view });
+  classroom = new Classroom({ token, claims, media, view });
   // Read-only hook for tests and debugging.
   window.aula = Object.freeze({
     get state() {

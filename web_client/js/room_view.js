@@ -2,7 +2,8 @@
 //
 // Public DOM contract (tests and kiosks rely on it):
 //   tile:    [data-identity="<identity>"]  with data-role, data-self (own tile),
-//            data-mic-muted, data-camera-off, data-speaking ("true" / "false")
+//            data-mic-muted, data-camera-off, data-speaking ("true" / "false"),
+//            data-visible ("false" once scrolled out of view: its video is then paused)
 //            └ video   the participant's camera (always muted; autoplay, playsinline)
 //            └ audio   the participant's microphone (remote tiles only)
 //            └ button[data-action="moderate-mute"], button[data-action="moderate-remove"]
@@ -19,8 +20,10 @@ export class RoomView {
    * @param {HTMLElement} options.stage where screen shares go
    * @param {(action: string, identity: string) => void} options.onModerate
    * @param {() => void} options.onAutoplayBlocked a remote <audio> may not play without a click
+   * @param {(identity: string, visible: boolean) => void} [options.onVisibility] a remote
+   *        tile scrolled into or out of view (so its video can be paused)
    */
-  constructor({ grid, stage, onModerate, onAutoplayBlocked }) {
+  constructor({ grid, stage, onModerate, onAutoplayBlocked, onVisibility }) {
     this.grid = grid;
     this.stage = stage;
     this._onModerate = onModerate;
@@ -28,6 +31,23 @@ export class RoomView {
     this._moderator = false;
     /** identity → tile element */
     this._tiles = new Map();
+    this._observer =
+      onVisibility && "IntersectionObserver" in window
+        ? new IntersectionObserver((entries) => {
+            for (const entry of entries) {
+              const tile = entry.target;
+              const visible = entry.isIntersecting;
+              if (tile.dataset.visible === String(visible)) continue;
+              tile.dataset.visible = String(visible);
+              onVisibility(tile.dataset.identity, visible);
+            }
+          })
+        : null;
+  }
+
+  /** Whether the participant's tile is on screen (true until the browser says otherwise). */
+  isVisible(identity) {
+    return this._tiles.get(identity)?.dataset.visible !== "false";
   }
 
   /** Show or hide the moderation buttons on every tile. */
@@ -51,7 +71,10 @@ export class RoomView {
       tile = this._createTile(participant.identity, isSelf);
       this._tiles.set(participant.identity, tile);
       if (isSelf) this.grid.prepend(tile);
-      else this.grid.append(tile);
+      else {
+        this.grid.append(tile);
+        this._observer?.observe(tile);
+      }
     }
     const name = participant.name || participant.identity;
     const role = participant.role || "student";
@@ -77,6 +100,7 @@ export class RoomView {
   removeParticipant(identity) {
     const tile = this._tiles.get(identity);
     if (tile) {
+      this._observer?.unobserve(tile);
       detach(tile.querySelector("video"));
       detach(tile.querySelector("audio"));
       tile.remove();

@@ -11,7 +11,7 @@ import { candidateToWire, waitForIceGathering, watchConnection } from "./rtc_uti
 
 /**
  * @typedef {{mid: string, sid: string, identity: string, source: string, kind: string,
- *            track: MediaStreamTrack}} Route
+ *            enabled: boolean, track: MediaStreamTrack}} Route
  */
 
 export class Subscriber {
@@ -25,6 +25,7 @@ export class Subscriber {
   constructor({ signaling, iceServers, onRoutes, onBroken }) {
     this._signaling = signaling;
     this._onRoutes = onRoutes;
+    this._onBroken = onBroken;
     this.pc = new RTCPeerConnection({ iceServers: iceServers ?? [] });
     /** @type {Route[]} */ this.routes = [];
     this._queue = Promise.resolve();
@@ -42,7 +43,11 @@ export class Subscriber {
   handleOffer(message) {
     this._queue = this._queue
       .then(() => this._answer(message))
-      .catch((error) => console.error("aula: could not answer the subscriber offer", error));
+      .catch((error) => {
+        // Unanswered, the server would wait for this answer forever: start afresh.
+        console.error("aula: could not answer the subscriber offer", error);
+        this._onBroken(`subscriber offer failed: ${error.message}`);
+      });
     return this._queue;
   }
 
@@ -70,6 +75,7 @@ export class Subscriber {
         identity: info.identity,
         source: info.source,
         kind: info.kind ?? transceiver.receiver.track.kind,
+        enabled: info.enabled ?? true,
         track: transceiver.receiver.track,
       });
     }
