@@ -18,6 +18,7 @@ from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
@@ -50,6 +51,8 @@ class ClientOptions:
     # False: count received packets without decoding them (load clients).
     decode: bool = True
     on_packet: Optional[PacketObserver] = None
+    # Publish video in this codec only (e.g. "video/H264"), as a browser that lacks VP8 would.
+    video_codec: Optional[str] = None
     connect_timeout_s: float = 20.0
 
 
@@ -107,8 +110,13 @@ class RtcClient:
     async def _send_publisher_offer(self) -> None:
         transceivers: list[tuple[str, RTCRtpTransceiver]] = []
         for source, track in self._publish.items():
-            transceivers.append(
-                (source, self.publisher_pc.addTransceiver(track, direction="sendonly")))
+            transceiver = self.publisher_pc.addTransceiver(track, direction="sendonly")
+            if track.kind == "video" and self.options.video_codec:
+                wanted = self.options.video_codec.lower()
+                transceiver.setCodecPreferences([
+                    c for c in RTCRtpSender.getCapabilities("video").codecs
+                    if c.mimeType.lower() in (wanted, "video/rtx")])
+            transceivers.append((source, transceiver))
         await self.publisher_pc.setLocalDescription(await self.publisher_pc.createOffer())
         await self.send({
             "type": "offer", "target": "publisher", "sdp": self.publisher_pc.localDescription.sdp,

@@ -143,3 +143,31 @@ async def test_a_freed_m_line_is_reused_for_the_next_publication(aula_server):
         await second.close()
     finally:
         await watcher.close()
+
+
+async def test_h264_from_a_publisher_reaches_subscribers_as_h264(aula_server, monkeypatch):
+    received: list[tuple[int, bytes]] = []
+
+    def on_packet(track: RemoteTrack, packet: RtpPacket) -> None:
+        received.append((packet.payload_type, packet.payload))
+
+    session = await aula_server.create_session()
+    publisher = await join(aula_server, session["id"], "teacher", role="instructor",
+                           publish={"camera": ColourTrack(RED)},
+                           options=ClientOptions(decode=False, video_codec="video/H264"))
+    subscriber = await join(aula_server, session["id"], "student",
+                            options=ClientOptions(decode=False, on_packet=on_packet))
+    try:
+        await subscriber.wait_for_tracks(1)
+        await asyncio.sleep(0.5)
+        room = aula_server.sfu.rooms[session["id"]]
+        camera = room.participants["teacher"].publication_for(Source.CAMERA)
+        assert camera.codec.mimeType.lower() == "video/h264"
+        (transceiver,) = subscriber.subscriber_pc.getTransceivers()
+        negotiated = {c.payloadType: c.mimeType.lower() for c in transceiver._codecs}
+        assert {negotiated[payload_type] for payload_type, _ in received} == {"video/h264"}
+        from media.keyframes import starts_h264_keyframe
+        assert starts_h264_keyframe(received[0][1])
+    finally:
+        await publisher.close()
+        await subscriber.close()
