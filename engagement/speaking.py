@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 # -dBov at or below which a sample counts as voice (quiet speech sits around 40-50).
 SPEAKING_DBOV = 50
 # A speaker stays "speaking" this long after its last loud sample, so pauses between
@@ -11,6 +13,16 @@ SPEAKING_DBOV = 50
 HOLD_S = 0.6
 # Exponential smoothing of the reported level per sample.
 SMOOTHING = 0.5
+
+
+def level_dbov(pcm: np.ndarray) -> int:
+    """RFC 6465's level of 16-bit PCM as RFC 6464 carries it: -dBov, 0 (loudest) .. 127."""
+    if pcm.size == 0:
+        return 127
+    rms = float(np.sqrt(np.mean(np.square(pcm.astype(np.float64))))) / 32767.0
+    if rms <= 0.0:
+        return 127
+    return int(round(min(max(-20.0 * np.log10(rms), 0.0), 127.0)))
 
 
 @dataclass

@@ -19,7 +19,6 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import candidate_from_sdp
 
 from . import aiortc_hooks
-from .audio_tap import AudioTap
 from .exceptions import MediaError, NegotiationError, NotFound, PermissionDenied
 from .ice_policy import IcePolicy
 from .permissions import Permissions, Role, Source
@@ -65,7 +64,6 @@ class Participant:
         self._ice_policy = ice_policy
         self._on_publication = on_publication
         self._on_unpublication = on_unpublication
-        self._audio_taps: dict[str, AudioTap] = {}
         # max-bundle: aiortc's "balanced" policy can leave an m-line added before the first
         # answer on a transport that is never connected (it shares a not-yet-bundled one).
         configuration = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
@@ -148,15 +146,10 @@ class Participant:
                 publication = Publication(self.identity, source, mid, transceiver.receiver,
                                           transceiver._codecs[0], self._publication_closed)
                 self.publications[publication.sid] = publication
-                if publication.kind == "audio":
-                    self._audio_taps[publication.sid] = AudioTap(publication)
                 self._on_publication(self, publication)
 
     def _publication_closed(self, publication: Publication) -> None:
         self.publications.pop(publication.sid, None)
-        tap = self._audio_taps.pop(publication.sid, None)
-        if tap is not None:
-            tap.close()
         self._on_unpublication(self, publication)
 
     def set_muted(self, source: Source, muted: bool) -> Publication:

@@ -14,6 +14,7 @@ from aiortc.rtp import RtpPacket
 from . import aiortc_hooks
 from engagement.speaking import SPEAKING_DBOV
 
+from .audio_tap import AudioTap
 from .keyframes import KeyframeRequester, keyframe_detector
 from .packet_history import PacketHistory
 from .permissions import Source
@@ -61,7 +62,9 @@ class Publication:
         self._on_close = on_close
         self._is_keyframe_start = keyframe_detector(codec.mimeType)
         self.keyframes = KeyframeRequester(self._send_keyframe_request)
-        aiortc_hooks.tap_receiver(receiver, self._on_packet, decode=self.kind == "audio")
+        # Decoded only when a packet comes without an RFC 6464 level (browsers send one).
+        self.audio_tap: Optional[AudioTap] = None
+        aiortc_hooks.tap_receiver(receiver, self._on_packet, decode=False)
 
     @property
     def muted(self) -> bool:
@@ -118,6 +121,10 @@ class Publication:
         if level is not None:
             self.audio_level_dbov = level[1]
             self.audio_level_updated_at = time.monotonic()
+        elif self.kind == "audio":
+            if self.audio_tap is None:
+                self.audio_tap = AudioTap(self.sid, self._set_decoded_level)
+            self.audio_tap.feed(packet.payload)
         self.history.add(packet)
         if self.muted or (self.kind == "audio" and not self._forwards_audio(level)):
             for subscription in self.subscriptions.values():
@@ -129,6 +136,11 @@ class Publication:
         extension = self.extension_value(packet, ntp_time)
         for subscription in list(self.subscriptions.values()):
             subscription.forward(packet, ntp_time, extension)
+
+    def _set_decoded_level(self, level: int) -> None:
+        """From the audio tap's thread: plain attribute writes, atomic under the GIL."""
+        self.audio_level_dbov = level
+        self.audio_level_updated_at = time.monotonic()
 
     def _forwards_audio(self, level: Optional[tuple[bool, int]]) -> bool:
         # The onset of speech from someone the last round found silent passes at once; the next
@@ -145,6 +157,8 @@ class Publication:
             return
         self.closed = True
         self.keyframes.close()
+        if self.audio_tap is not None:
+            self.audio_tap.close()
         for subscription in list(self.subscriptions.values()):
             subscription.close()
         self._on_close(self)

@@ -80,8 +80,17 @@ class Room:
         if permissions.subscribe:
             for other in others:
                 for publication in other.publications.values():
-                    participant.subscribe(publication)
+                    self._subscribe(participant, publication)
         return participant
+
+    def _subscribe(self, participant: Participant, publication: Publication) -> None:
+        """One participant whose connection died must not stop anyone else's media."""
+        try:
+            participant.subscribe(publication)
+        except Exception:
+            logger.warning("%s cannot subscribe (connection closed?); dropping it",
+                           participant.identity, exc_info=True)
+            asyncio.ensure_future(self.leave(participant, "disconnected"))
 
     async def leave(self, participant: Participant, reason: str = "left") -> None:
         if self.participants.get(participant.identity) is participant:
@@ -102,9 +111,9 @@ class Room:
     def _publication_added(self, owner: Participant, publication: Publication) -> None:
         self.broadcast({"type": "track_published", "identity": owner.identity,
                         "track": publication.describe()}, exclude=owner.identity)
-        for participant in self.participants.values():
+        for participant in list(self.participants.values()):
             if participant is not owner and participant.permissions.subscribe:
-                participant.subscribe(publication)
+                self._subscribe(participant, publication)
 
     def _publication_removed(self, owner: Participant, publication: Publication) -> None:
         if not owner.closed:

@@ -73,3 +73,29 @@ class ToneTrack(MediaStreamTrack):
 def dominant_frequency(samples: np.ndarray, rate: int) -> float:
     spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
     return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
+
+
+class EncodedToneTrack(MediaStreamTrack):
+    """A tone as pre-encoded Opus packets: aiortc sends them as they are (`encoder.pack`), with
+    no RFC 6464 audio-level extension, as pre-recorded media and some clients do."""
+
+    kind = "audio"
+
+    def __init__(self, frequency: float, amplitude: float = 0.3) -> None:
+        super().__init__()
+        import av
+
+        self._tone = ToneTrack(frequency, amplitude)
+        self._encoder = av.CodecContext.create("libopus", "w")
+        self._encoder.sample_rate = AUDIO_RATE
+        self._encoder.layout = "mono"
+        self._encoder.format = "s16"
+        self._encoder.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._pending: list = []
+
+    async def recv(self):  # type: ignore[no-untyped-def]
+        while not self._pending:
+            self._pending.extend(self._encoder.encode(await self._tone.recv()))
+        packet = self._pending.pop(0)
+        packet.time_base = fractions.Fraction(1, AUDIO_RATE)
+        return packet

@@ -171,3 +171,21 @@ async def test_h264_from_a_publisher_reaches_subscribers_as_h264(aula_server, mo
     finally:
         await publisher.close()
         await subscriber.close()
+
+
+async def test_a_participant_with_a_dead_connection_does_not_block_later_joins(aula_server):
+    session = await aula_server.create_session()
+    watcher = await join(aula_server, session["id"], "watcher", options=ClientOptions(decode=False))
+    broken = await join(aula_server, session["id"], "broken", options=ClientOptions(decode=False))
+    room = aula_server.sfu.rooms[session["id"]]
+    # Its connection dies under the server (as when ICE fails under overload).
+    await room.participants["broken"].subscriber_pc.close()
+    publisher = await join(aula_server, session["id"], "teacher", role="instructor",
+                           publish={"camera": ColourTrack(RED)}, options=ClientOptions(decode=False))
+    try:
+        await watcher.wait_for_tracks(1)
+        left = await watcher.wait_for(lambda m: m["type"] == "participant_left")
+        assert left["identity"] == "broken" and left["reason"] == "disconnected"
+    finally:
+        for client in (watcher, broken, publisher):
+            await client.close()

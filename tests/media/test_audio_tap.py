@@ -1,0 +1,32 @@
+"""Levels come from RFC 6464 where packets carry it, else from one decode off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+
+from client import ClientOptions
+from media import Source
+from tests.media.test_forwarding import join
+from tests.synthetic import EncodedToneTrack, ToneTrack
+
+
+async def test_a_publisher_without_level_extension_is_decoded_once_and_heard(aula_server):
+    session = await aula_server.create_session()
+    plain = await join(aula_server, session["id"], "plain", publish={"microphone": EncodedToneTrack(440, 0.5)})
+    marked = await join(aula_server, session["id"], "marked", publish={"microphone": ToneTrack(660, 0.5)})
+    listener = await join(aula_server, session["id"], "listener", options=ClientOptions(decode=False))
+    try:
+        await listener.wait_for_tracks(2)
+        speaking = await listener.wait_for(lambda m: m["type"] == "active_speakers" and
+                                           {"plain", "marked"} <= {s["identity"] for s in m["speakers"]})
+        assert speaking
+        await asyncio.sleep(1)
+        room = aula_server.sfu.rooms[session["id"]]
+        plain_mic = room.participants["plain"].publication_for(Source.MICROPHONE)
+        marked_mic = room.participants["marked"].publication_for(Source.MICROPHONE)
+        assert plain_mic.audio_tap is not None and plain_mic.audio_tap.frames_decoded > 20
+        assert 0 < plain_mic.audio_level_dbov < 20  # a 0.5 sine: about -9 dBov
+        assert marked_mic.audio_tap is None  # the browser-style level made decoding unnecessary
+    finally:
+        for client in (plain, marked, listener):
+            await client.close()
