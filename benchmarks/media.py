@@ -57,11 +57,14 @@ class AudioProfile:
     sample_rate: int
     bitrate: int
     ptime_ms: int = 20
+    # "speech": a loud voice-like signal (an instructor talking); "quiet": room tone around
+    # -65 dBov (a student with the microphone on, not speaking; below the speaking threshold).
+    content: str = "speech"
     kind: str = "audio"
 
     @property
     def filename(self) -> str:
-        return (f"{self.name}-{self.sample_rate}hz-mono-{self.bitrate // 1000}k"
+        return (f"{self.name}-{self.content}-{self.sample_rate}hz-mono-{self.bitrate // 1000}k"
                 f"-{self.ptime_ms}ms-v{GENERATOR_VERSION}")
 
 
@@ -70,7 +73,8 @@ Profile = VideoProfile | AudioProfile
 INSTRUCTOR_VIDEO = VideoProfile("vp8", 1280, 720, 30, 1_500_000)
 STUDENT_VIDEO = VideoProfile("vp8", 640, 360, 30, 500_000)
 AUDIO = AudioProfile("opus", 48_000, 32_000)
-ALL_PROFILES: tuple[Profile, ...] = (INSTRUCTOR_VIDEO, STUDENT_VIDEO, AUDIO)
+QUIET_AUDIO = AudioProfile("opus", 48_000, 32_000, content="quiet")
+ALL_PROFILES: tuple[Profile, ...] = (INSTRUCTOR_VIDEO, STUDENT_VIDEO, AUDIO, QUIET_AUDIO)
 DEFAULT_DURATION_S = 64.0
 
 
@@ -154,8 +158,13 @@ def _encode_audio(profile: AudioProfile, duration_s: float, path: Path, seed: in
             phases = phase + 2 * math.pi * np.cumsum(pitch) / rate
             phase = float(phases[-1])
             envelope = 0.55 + 0.45 * np.sin(2 * math.pi * 4.0 * t) ** 2
-            wave = sum(np.sin(k * phases) / k for k in range(1, 6)) * envelope * 0.25
-            wave = wave + rng.normal(0.0, 0.02, samples_per_frame)
+            if profile.content == "quiet":
+                # Room tone: faint noise and hum, ~-65 dBov.
+                wave = rng.normal(0.0, 0.0005, samples_per_frame) + 0.0003 * np.sin(
+                    2 * math.pi * 50 * t)
+            else:
+                wave = sum(np.sin(k * phases) / k for k in range(1, 6)) * envelope * 0.25
+                wave = wave + rng.normal(0.0, 0.02, samples_per_frame)
             pcm = (np.clip(wave, -1, 1) * 32767).astype(np.int16).reshape(1, -1)
             frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
             frame.sample_rate = rate
@@ -207,6 +216,8 @@ class EncodedClip:
     data: list[bytes]
     keyframe: list[bool]
     length_pts: int  # clip duration in time_base units: the loop offset
+    # Audio: each packet's level in dBov (<= 0, as aiortc's compute_audio_level_dbov returns).
+    levels: Optional[list[int]] = None
 
     @property
     def duration_s(self) -> float:
@@ -244,7 +255,31 @@ def load_clip(path: Path, kind: str) -> EncodedClip:
     first = pts[0]
     pts = [p - first for p in pts]
     step = durations[-1] or (pts[-1] - pts[-2])
-    return EncodedClip(kind, time_base, pts, data, keyframe, pts[-1] + step)
+    levels = _audio_levels(path) if kind == "audio" else None
+    if levels is not None and len(levels) != len(data):
+        levels = None
+    return EncodedClip(kind, time_base, pts, data, keyframe, pts[-1] + step, levels)
+
+
+def _audio_levels(path: Path) -> list[int]:
+    """dBov of each decoded packet, for the RFC 6464 level a browser would send with it."""
+    levels: list[int] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        for packet in container.demux(stream):
+            if packet.size == 0 or packet.pts is None:
+                continue
+            samples = [f.to_ndarray().astype(np.float64) for f in packet.decode()]
+            if not samples:
+                levels.append(-127)
+                continue
+            pcm = np.concatenate([s.reshape(-1) for s in samples])
+            if pcm.dtype.kind == "f" and np.abs(pcm).max() <= 1.0 + 1e-6:
+                rms = float(np.sqrt(np.mean(pcm ** 2)))
+            else:
+                rms = float(np.sqrt(np.mean((pcm / 32768.0) ** 2)))
+            levels.append(max(-127, min(0, round(20 * math.log10(rms)))) if rms > 0 else -127)
+    return levels
 
 
 _CLIPS: dict[tuple[Path, str], EncodedClip] = {}
@@ -285,6 +320,8 @@ class EncodedTrack(MediaStreamTrack):
         self.bytes_yielded = 0
         self.loops_completed = 0
         self.lateness_s: list[float] = []
+        # dBov of the packet last returned (audio), for the RFC 6464 level extension.
+        self.last_level: Optional[int] = None
         self._max_lateness_samples = 200_000
 
     async def recv(self) -> av.Packet:
@@ -305,6 +342,8 @@ class EncodedTrack(MediaStreamTrack):
         if len(self.lateness_s) < self._max_lateness_samples:
             self.lateness_s.append(late)
         data = clip.data[self._index]
+        if clip.levels is not None:
+            self.last_level = clip.levels[self._index]
         packet = av.Packet(data)
         packet.pts = pts
         packet.dts = pts
@@ -317,6 +356,23 @@ class EncodedTrack(MediaStreamTrack):
             self._loops += 1
             self.loops_completed += 1
         return packet
+
+
+def send_audio_level(sender: "RTCRtpSender", track: EncodedTrack) -> None:  # noqa: F821
+    """Make an aiortc sender write RFC 6464 audio levels for pre-encoded packets, as browsers do.
+
+    aiortc computes the level only for frames it encodes itself; for packets it packs it writes
+    none. `_next_encoded_frame` is wrapped to attach the level of the packet just taken.
+    """
+    original = sender._next_encoded_frame
+
+    async def next_encoded_frame(codec):  # type: ignore[no-untyped-def]
+        frame = await original(codec)
+        if frame is not None and frame.audio_level is None and track.last_level is not None:
+            frame.audio_level = track.last_level
+        return frame
+
+    sender._next_encoded_frame = next_encoded_frame  # type: ignore[method-assign]
 
 
 def main() -> None:

@@ -56,3 +56,23 @@ def read_machine() -> MachineSample:
 
 def cpu_count() -> int:
     return len(os.sched_getaffinity(0))
+
+
+def read_all_processes() -> dict[int, float]:
+    """CPU seconds (user+sys) of every process visible in /proc, by pid.
+
+    Used to see what else runs on the machine: in some sandboxes /proc/stat is not the
+    machine's, while per-process counters are.
+    """
+    out: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            sample = read_process(int(entry))
+            if sample is not None:
+                out[int(entry)] = sample.cpu_s
+    return out
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two `read_all_processes` (new processes count in full)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())

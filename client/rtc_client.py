@@ -50,6 +50,9 @@ class RemoteTrack:
 class ClientOptions:
     # False: count received packets without decoding them (load clients).
     decode: bool = True
+    # False: aiortc never processes received packets (no jitter buffer, receiver reports, NACKs
+    # or REMB), they are only counted: the cheapest receiver, for load generation.
+    process_rtp: bool = True
     on_packet: Optional[PacketObserver] = None
     # Publish video in this codec only (e.g. "video/H264"), as a browser that lacks VP8 would.
     video_codec: Optional[str] = None
@@ -242,7 +245,8 @@ class RtcClient:
             if self.options.on_packet is not None:
                 self.options.on_packet(current, packet)
 
-        aiortc_hooks.tap_receiver(transceiver.receiver, on_packet, decode=self.options.decode)
+        aiortc_hooks.tap_receiver(transceiver.receiver, on_packet, decode=self.options.decode,
+                                  process=self.options.process_rtp)
 
     def track_from(self, identity: str, source: str) -> Optional[RemoteTrack]:
         for track in self.remote_tracks.values():

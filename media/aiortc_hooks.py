@@ -81,12 +81,13 @@ class ReceiveParameters:
 
 
 def tap_receiver(
-    receiver: RTCRtpReceiver, on_packet: PacketHandler, decode: bool
+    receiver: RTCRtpReceiver, on_packet: PacketHandler, decode: bool, process: bool = True
 ) -> ReceiveParameters:
     """Call `on_packet` with every media packet (RTX unwrapped) before aiortc handles it.
 
     With `decode=False` aiortc's decoder thread is stopped once started, so packets still feed
-    aiortc's statistics, receiver reports, REMB and NACKs, but no frame is ever decoded.
+    aiortc's statistics, receiver reports, REMB and NACKs, but no frame is ever decoded. With
+    `process=False` aiortc never sees the packets at all (load clients that only count them).
     """
     parameters = ReceiveParameters()
     original_receive = receiver.receive
@@ -113,7 +114,8 @@ def tap_receiver(
                     on_packet(media, parameters.codecs[media.payload_type])
                 except Exception:
                     logger.exception("packet handler failed")
-        await original_handle(packet, arrival_time_ms)
+        if process:
+            await original_handle(packet, arrival_time_ms)
 
     receiver.receive = receive  # type: ignore[method-assign]
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]

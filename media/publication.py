@@ -53,6 +53,11 @@ class Publication:
         self.audible = True
         self.speaking = False
         self.subscriptions: dict[str, "Subscription"] = {}
+        # The enabled subscriptions, the only ones a packet is offered to; rebuilt on change.
+        self._receiving: tuple["Subscription", ...] = ()
+        # Whether the last packet was forwarded: silence skips its subscriptions once, on the
+        # way in, not on every packet.
+        self._forwarding = False
         self.history = PacketHistory()
         self.packets_received = 0
         self.audio_level_dbov = SILENCE_DBOV
@@ -97,9 +102,14 @@ class Publication:
 
     def add_subscription(self, subscription: "Subscription") -> None:
         self.subscriptions[subscription.subscriber] = subscription
+        self.subscriptions_changed()
 
     def remove_subscription(self, subscriber: str) -> None:
         self.subscriptions.pop(subscriber, None)
+        self.subscriptions_changed()
+
+    def subscriptions_changed(self) -> None:
+        self._receiving = tuple(s for s in self.subscriptions.values() if s.enabled)
 
     def extension_value(self, packet: RtpPacket, ntp_time: int) -> Optional[bytes]:
         """The per-packet header-extension value subscribers get: abs-send-time for video
@@ -127,14 +137,17 @@ class Publication:
             self.audio_tap.feed(packet.payload)
         self.history.add(packet)
         if self.muted or (self.kind == "audio" and not self._forwards_audio(level)):
-            for subscription in self.subscriptions.values():
-                subscription.skip()
+            if self._forwarding:
+                self._forwarding = False
+                for subscription in self._receiving:
+                    subscription.skip()
             return
-        if not self.subscriptions:
+        self._forwarding = True
+        if not self._receiving:
             return
         ntp_time = clock.current_ntp_time()
         extension = self.extension_value(packet, ntp_time)
-        for subscription in list(self.subscriptions.values()):
+        for subscription in self._receiving:
             subscription.forward(packet, ntp_time, extension)
 
     def _set_decoded_level(self, level: int) -> None:

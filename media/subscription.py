@@ -45,6 +45,7 @@ class Subscription:
         if enabled == self.enabled:
             return
         self.enabled = enabled
+        self.publication.subscriptions_changed()
         if enabled:
             self.restart()
         else:
@@ -66,9 +67,6 @@ class Subscription:
         slot = self.slot
         rewriter, parameters = slot.rewriter, slot.parameters
         if rewriter is None or parameters is None or self.closed:
-            return
-        if not self.enabled:
-            rewriter.skip()
             return
         if self._waiting_for_keyframe:
             if not self.publication.is_keyframe_start(packet):
