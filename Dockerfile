@@ -14,6 +14,7 @@ COPY media ./media
 COPY engagement ./engagement
 COPY transcription ./transcription
 COPY client ./client
+COPY events ./events
 COPY web_client ./web_client
 RUN pip install --no-cache-dir -e .
 

@@ -33,12 +33,15 @@ def free_port() -> int:
 class RedisServer:
     """A redis-server process the suite owns, so tests can also kill and restart it."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, persistent: bool = False) -> None:
         executable = shutil.which("redis-server")
         if executable is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self._executable = executable
         self._directory = directory
+        # Persistent: AOF fsynced on every write, as a production Redis that must survive a kill.
+        self._persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else [
+            "--appendonly", "no"]
         self.port = free_port()
         self.url = f"redis://{LOOPBACK}:{self.port}/0"
         self._process: Optional[subprocess.Popen[bytes]] = None
@@ -46,7 +49,7 @@ class RedisServer:
     def start(self) -> None:
         self._process = subprocess.Popen(
             [self._executable, "--port", str(self.port), "--bind", LOOPBACK, "--save", "",
-             "--appendonly", "no", "--dir", str(self._directory)],
+             *self._persistence, "--dir", str(self._directory)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(host=LOOPBACK, port=self.port)
         deadline = time.monotonic() + 10

@@ -1,0 +1,72 @@
+"""Event: an immutable, versioned fact about a class, as it travels on the bus."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any, Optional
+
+
+class EventType(str, Enum):
+    SESSION_STARTED = "session.started"
+    SESSION_ENDED = "session.ended"
+    PARTICIPANT_JOINED = "participant.joined"
+    PARTICIPANT_LEFT = "participant.left"
+    TRACK_PUBLISHED = "track.published"
+    TRACK_UNPUBLISHED = "track.unpublished"
+    ATTENDANCE_LATE = "attendance.late"
+    ATTENDANCE_NO_SHOW = "attendance.no_show"
+    ATTENDANCE_SUMMARY = "attendance.summary"
+    ENGAGEMENT_SIGNAL = "engagement.signal"
+    ENGAGEMENT_SNAPSHOT = "engagement.snapshot"
+    POLL_STARTED = "poll.started"
+    POLL_ENDED = "poll.ended"
+
+
+# The version of each type's `data` schema (docs/events.md).
+VERSIONS: dict[EventType, int] = {event_type: 1 for event_type in EventType}
+
+
+def new_event_id(now: Optional[float] = None) -> str:
+    """Unique and sorting by time: 48 bits of milliseconds, then 48 random bits."""
+    milliseconds = int((time.time() if now is None else now) * 1000)
+    return f"evt_{milliseconds:012x}{os.urandom(6).hex()}"
+
+
+def iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Event:
+    type: EventType
+    session_id: str
+    data: dict[str, Any]
+    participant: Optional[str] = None
+    ts: float = field(default_factory=time.time)
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", new_event_id(self.ts))
+
+    @property
+    def version(self) -> int:
+        return VERSIONS[self.type]
+
+    def envelope(self) -> dict[str, Any]:
+        envelope: dict[str, Any] = {
+            "id": self.id, "type": self.type.value, "version": self.version,
+            "ts": iso(self.ts), "session_id": self.session_id,
+        }
+        if self.participant is not None:
+            envelope["participant"] = self.participant
+        envelope["data"] = self.data
+        return envelope
+
+    def to_json(self) -> str:
+        return json.dumps(self.envelope(), ensure_ascii=False, separators=(",", ":"))
