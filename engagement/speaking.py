@@ -52,3 +52,46 @@ class ActiveSpeakerDetector:
         active = [(identity, round(s.level, 3)) for identity, s in self._speakers.items()
                   if now - s.last_loud_at <= self._hold_s]
         return sorted(active, key=lambda item: item[1], reverse=True)
+
+
+# Quiet stretches shorter than this are pauses between words, not the end of a turn.
+TURN_GAP_S = 0.4
+
+
+class TalkTimer:
+    """Talk time and turns of one microphone, from per-packet levels on the media clock.
+
+    A turn runs from its first voiced packet to its last; gaps shorter than TURN_GAP_S stay
+    inside the turn. Levels may come from the event loop or from the audio tap's thread.
+    """
+
+    def __init__(self, speaking_dbov: int = SPEAKING_DBOV, gap_s: float = TURN_GAP_S) -> None:
+        self._speaking_dbov = speaking_dbov
+        self._gap_s = gap_s
+        self._closed_s = 0.0
+        self._turn_start: float | None = None
+        self._last_voiced = 0.0
+        self._frame_s = 0.02
+        self.turns = 0
+
+    def observe(self, dbov: int, media_time: float, frame_s: float = 0.02) -> None:
+        if dbov > self._speaking_dbov:
+            return
+        self._frame_s = frame_s
+        if self._turn_start is None or media_time - self._last_voiced > self._gap_s:
+            self._close_turn()
+            self._turn_start = media_time
+            self.turns += 1
+        self._last_voiced = media_time
+
+    def _close_turn(self) -> None:
+        if self._turn_start is not None:
+            self._closed_s += self._last_voiced - self._turn_start + self._frame_s
+            self._turn_start = None
+
+    @property
+    def talk_time_s(self) -> float:
+        current = 0.0
+        if self._turn_start is not None:
+            current = self._last_voiced - self._turn_start + self._frame_s
+        return self._closed_s + current

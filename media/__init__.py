@@ -9,10 +9,11 @@ from .participant import Participant
 from .permissions import Permissions, Role, Source
 from .publication import Publication
 from .room import Room
+from .room_observer import RoomObserver
 from .sfu import SFU
 from .subscription import Subscription
 
 __all__ = [
-    "SFU", "Room", "Participant", "Publication", "Subscription", "Permissions", "Role",
+    "SFU", "Room", "RoomObserver", "Participant", "Publication", "Subscription", "Permissions", "Role",
     "Source", "MediaError", "NegotiationError", "NotFound", "PermissionDenied", "JoinRefused",
 ]

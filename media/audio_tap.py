@@ -22,28 +22,30 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 48000
 
-LevelObserver = Callable[[int], None]
+# (level in -dBov, media time in seconds of the packet it came from)
+LevelObserver = Callable[[int, float], None]
 
 
 class AudioTap:
     def __init__(self, name: str, on_level: LevelObserver) -> None:
         self._on_level = on_level
-        self._payloads: queue.SimpleQueue[Optional[bytes]] = queue.SimpleQueue()
+        self._payloads: queue.SimpleQueue[Optional[tuple[bytes, float]]] = queue.SimpleQueue()
         self.frames_decoded = 0
         self.decode_errors = 0
         self._thread = threading.Thread(target=self._run, name=f"audio-tap-{name}", daemon=True)
         self._thread.start()
 
-    def feed(self, payload: bytes) -> None:
+    def feed(self, payload: bytes, media_time: float) -> None:
         """Called on the event loop for each Opus packet, in arrival order."""
-        self._payloads.put(payload)
+        self._payloads.put((payload, media_time))
 
     def _run(self) -> None:
         decoder = av.CodecContext.create("libopus", "r")
         decoder.format = "s16"
         decoder.layout = "mono"
         decoder.sample_rate = SAMPLE_RATE
-        while (payload := self._payloads.get()) is not None:
+        while (item := self._payloads.get()) is not None:
+            payload, media_time = item
             try:
                 frames = decoder.decode(av.Packet(payload))
             except av.error.FFmpegError:
@@ -53,7 +55,7 @@ class AudioTap:
                 self.frames_decoded += 1
                 pcm: np.ndarray = frame.to_ndarray().reshape(-1)
                 try:
-                    self._on_level(level_dbov(pcm))
+                    self._on_level(level_dbov(pcm), media_time)
                 except Exception:
                     logger.exception("audio level observer failed")
 

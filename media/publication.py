@@ -12,7 +12,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
 from . import aiortc_hooks
-from engagement.speaking import SPEAKING_DBOV
+from engagement.speaking import SPEAKING_DBOV, TalkTimer
 
 from .audio_tap import AudioTap
 from .keyframes import KeyframeRequester, keyframe_detector
@@ -69,6 +69,8 @@ class Publication:
         self.keyframes = KeyframeRequester(self._send_keyframe_request)
         # Decoded only when a packet comes without an RFC 6464 level (browsers send one).
         self.audio_tap: Optional[AudioTap] = None
+        self.talk_timer = TalkTimer()
+        self._first_timestamp: Optional[int] = None
         aiortc_hooks.tap_receiver(receiver, self._on_packet, decode=False)
 
     @property
@@ -128,13 +130,16 @@ class Publication:
             self._keyframe_wanted = False
             self.keyframes.request()
         level = packet.extensions.audio_level
-        if level is not None:
-            self.audio_level_dbov = level[1]
-            self.audio_level_updated_at = time.monotonic()
-        elif self.kind == "audio":
-            if self.audio_tap is None:
-                self.audio_tap = AudioTap(self.sid, self._set_decoded_level)
-            self.audio_tap.feed(packet.payload)
+        if self.kind == "audio":
+            media_time = self._media_time(packet.timestamp)
+            if level is not None:
+                self.audio_level_dbov = level[1]
+                self.audio_level_updated_at = time.monotonic()
+                self.talk_timer.observe(level[1], media_time)
+            else:
+                if self.audio_tap is None:
+                    self.audio_tap = AudioTap(self.sid, self._set_decoded_level)
+                self.audio_tap.feed(packet.payload, media_time)
         self.history.add(packet)
         if self.muted or (self.kind == "audio" and not self._forwards_audio(level)):
             if self._forwarding:
@@ -150,10 +155,17 @@ class Publication:
         for subscription in self._receiving:
             subscription.forward(packet, ntp_time, extension)
 
-    def _set_decoded_level(self, level: int) -> None:
+    def _media_time(self, timestamp: int) -> float:
+        """Seconds on the publisher's RTP clock since its first packet (wraps after ~24 h)."""
+        if self._first_timestamp is None:
+            self._first_timestamp = timestamp
+        return ((timestamp - self._first_timestamp) % (1 << 32)) / self.codec.clockRate
+
+    def _set_decoded_level(self, level: int, media_time: float) -> None:
         """From the audio tap's thread: plain attribute writes, atomic under the GIL."""
         self.audio_level_dbov = level
         self.audio_level_updated_at = time.monotonic()
+        self.talk_timer.observe(level, media_time)
 
     def _forwards_audio(self, level: Optional[tuple[bool, int]]) -> bool:
         # The onset of speech from someone the last round found silent passes at once; the next

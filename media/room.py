@@ -14,6 +14,7 @@ from .ice_policy import IcePolicy
 from .participant import Participant, Signal
 from .permissions import Permissions, Role, Source
 from .publication import Publication
+from .room_observer import RoomObserver
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class Room:
         title: str,
         ice_policy: IcePolicy,
         on_close: Callable[["Room"], None],
+        observer: Optional[RoomObserver] = None,
     ) -> None:
         self.session_id = session_id
         self.title = title
@@ -39,6 +41,7 @@ class Room:
         self.created_at = time.time()
         self._ice_policy = ice_policy
         self._on_close = on_close
+        self._observer = observer or RoomObserver()
         # Identities that were in the room may come back while it is locked; removed ones not.
         self._admitted: set[str] = set()
         self._removed: set[str] = set()
@@ -70,6 +73,7 @@ class Room:
                                   self._publication_added, self._publication_removed)
         others = list(self.participants.values())
         self.participants[identity] = participant
+        rejoin = identity in self._admitted
         self._admitted.add(identity)
         participant.signal({
             "type": "joined", "participant": participant.describe(), "room": self.describe(),
@@ -77,6 +81,7 @@ class Room:
         })
         self.broadcast({"type": "participant_joined", "participant": participant.describe()},
                        exclude=identity)
+        self._observe("participant_joined", participant, rejoin)
         if permissions.subscribe:
             for other in others:
                 for publication in other.publications.values():
@@ -99,9 +104,19 @@ class Room:
     async def _remove(self, participant: Participant, reason: str) -> None:
         del self.participants[participant.identity]
         self._speakers.forget(participant.identity)
+        if participant.identity in self._last_speakers:
+            self._last_speakers.remove(participant.identity)
+            self._observe("speaking_changed", participant.identity, False)
         await participant.close()
         self.broadcast({"type": "participant_left", "identity": participant.identity,
                         "reason": reason})
+        self._observe("participant_left", participant, reason)
+
+    def _observe(self, method: str, *args: Any) -> None:
+        try:
+            getattr(self._observer, method)(*args)
+        except Exception:
+            logger.exception("room observer failed in %s", method)
 
     def broadcast(self, message: dict[str, Any], exclude: Optional[str] = None) -> None:
         for identity, participant in list(self.participants.items()):
@@ -111,17 +126,28 @@ class Room:
     def _publication_added(self, owner: Participant, publication: Publication) -> None:
         self.broadcast({"type": "track_published", "identity": owner.identity,
                         "track": publication.describe()}, exclude=owner.identity)
+        self._observe("track_published", owner, publication)
         for participant in list(self.participants.values()):
             if participant is not owner and participant.permissions.subscribe:
                 self._subscribe(participant, publication)
 
     def _publication_removed(self, owner: Participant, publication: Publication) -> None:
+        self._observe("track_unpublished", owner, publication)
         if not owner.closed:
             self.broadcast({"type": "track_unpublished", "identity": owner.identity,
                             "sid": publication.sid}, exclude=owner.identity)
 
     def participant_updated(self, participant: Participant) -> None:
         self.broadcast({"type": "participant_updated", "participant": participant.describe()})
+
+    def set_muted(self, participant: Participant, source: Source, muted: bool) -> None:
+        """The participant muted or unmuted its own track."""
+        publication = participant.publication_for(source)
+        was_muted = publication.muted if publication is not None else None
+        publication = participant.set_muted(source, muted)
+        self.participant_updated(participant)
+        if publication.muted != was_muted:
+            self._observe("track_muted", participant, publication, publication.muted, None)
 
     # -- moderation -------------------------------------------------------------------------
 
@@ -142,10 +168,13 @@ class Room:
             publication = target.publication_for(muted_source)
             if publication is None:
                 raise NotFound(f"{identity} publishes no {muted_source.value}")
+            was_muted = publication.muted
             publication.set_muted(by_moderator=True)
             target.signal({"type": "muted_by_moderator", "source": muted_source.value,
                            "by": actor.identity})
             self.participant_updated(target)
+            if not was_muted:
+                self._observe("track_muted", target, publication, True, actor.identity)
         elif action == "remove":
             self._removed.add(target.identity)
             target.signal({"type": "removed", "by": actor.identity,
@@ -167,6 +196,8 @@ class Room:
             speakers = self._speakers.speakers(now)
             self._select_audible([identity for identity, _ in speakers])
             names = [identity for identity, _ in speakers]
+            for identity in set(names) ^ set(self._last_speakers):
+                self._observe("speaking_changed", identity, identity in names)
             if names != self._last_speakers:
                 self._last_speakers = names
                 self.broadcast({"type": "active_speakers", "speakers": [
@@ -191,3 +222,4 @@ class Room:
                                 "reason": reason})
             await self._remove(participant, reason)
         self._on_close(self)
+        self._observe("room_closed", reason)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Optional
 
 from . import aiortc_hooks
 from .ice_policy import IcePolicy
 from .room import Room
+from .room_observer import RoomObserver
 
 
 class SFU:
@@ -17,11 +19,12 @@ class SFU:
         self._ice_policy = IcePolicy(ice_allowed_networks)
         self.rooms: dict[str, Room] = {}
 
-    def room(self, session_id: str, title: str) -> Room:
-        """The session's room, opened on first use."""
+    def room(self, session_id: str, title: str,
+             observer: Optional[RoomObserver] = None) -> Room:
+        """The session's room, opened on first use (with `observer` watching it)."""
         room = self.rooms.get(session_id)
         if room is None:
-            room = Room(session_id, title, self._ice_policy, self._room_closed)
+            room = Room(session_id, title, self._ice_policy, self._room_closed, observer)
             self.rooms[session_id] = room
         return room
 
