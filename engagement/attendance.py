@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Optional
@@ -130,3 +132,19 @@ def summarise(
     present = sum(1 for r in students if r["category"] in (Category.PRESENT, Category.TARDY))
     return {"records": rows, "expected": len(students), "present": present,
             "absent": len(students) - present}
+
+
+CSV_COLUMNS = ("identity", "name", "role", "category", "first_join", "last_leave", "present_s",
+               "late_by_s", "left_early", "intervals")
+
+
+def records_csv(records: list[dict[str, Any]]) -> str:
+    """The summary's records as CSV, intervals as `joined_at/left_at` pairs joined by `;`."""
+    output = io.StringIO()
+    writer = csv.writer(output)
+    writer.writerow(CSV_COLUMNS)
+    for record in records:
+        row = {**record, "intervals": ";".join(
+            f"{i['joined_at']}/{i['left_at']}" for i in record["intervals"])}
+        writer.writerow([row[column] for column in CSV_COLUMNS])
+    return output.getvalue()

@@ -61,7 +61,8 @@ class Room:
             raise JoinRefused("room_locked", "the room is locked by the instructor")
 
     async def join(
-        self, identity: str, name: str, role: Role, permissions: Permissions, signal: Signal
+        self, identity: str, name: str, role: Role, permissions: Permissions, signal: Signal,
+        joined_extra: Optional[dict[str, Any]] = None,
     ) -> Participant:
         self.check_admission(identity, role)
         previous = self.participants.get(identity)
@@ -78,6 +79,7 @@ class Room:
         participant.signal({
             "type": "joined", "participant": participant.describe(), "room": self.describe(),
             "participants": [p.describe() for p in others], "ice_servers": [],
+            **(joined_extra or {}),
         })
         self.broadcast({"type": "participant_joined", "participant": participant.describe()},
                        exclude=identity)

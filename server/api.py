@@ -12,10 +12,13 @@ from urllib.parse import quote
 import aiortc
 from aiohttp import web
 
+from engagement.attendance import records_csv, summarise
 from media.permissions import Permissions, Role
 
 from . import __version__
+from .attendance_store import AttendanceStore
 from .context import CONTEXT, AppContext
+from .live_session import attendance_policy
 from .loop_monitor import udp_receive_buffer_errors
 from .sessions import SessionInvalid, parse_new_session
 
@@ -92,6 +95,7 @@ async def create_session(request: web.Request) -> web.Response:
     except SessionInvalid as exc:
         return error(400, "invalid_session", str(exc))
     await context.sessions.save(session)
+    await context.live.schedule(session)
     return web.json_response(session.to_dict(), status=201)
 
 
@@ -178,13 +182,26 @@ async def end_session(request: web.Request) -> web.Response:
     session = await context.sessions.get(request.match_info["session_id"])
     if session is None:
         return error(404, "session_not_found", "no such session")
-    if not session.ended:
-        session.ended_at = time.time()
-        await context.sessions.save(session)
-    room = context.sfu.rooms.get(session.id)
-    if room is not None:
-        await room.close("session_ended")
-    return web.json_response(session.to_dict())
+    ended = await context.live.end(session.id, "api")
+    return web.json_response((ended or session).to_dict())
+
+
+async def attendance(request: web.Request) -> web.Response:
+    context: AppContext = request.app[CONTEXT]
+    session = await context.sessions.get(request.match_info["session_id"])
+    if session is None:
+        return error(404, "session_not_found", "no such session")
+    now = session.ended_at or time.time()
+    summary = summarise(await AttendanceStore(context.redis, session.id).all(),
+                        [(entry.identity, entry.name) for entry in session.roster],
+                        attendance_policy(session), now)
+    if request.query.get("format", "json") == "csv":
+        return web.Response(text=records_csv(summary["records"]), content_type="text/csv",
+                            headers={"Content-Disposition":
+                                     f'attachment; filename="attendance-{session.id}.csv"'})
+    if request.query.get("format", "json") != "json":
+        return error(400, "invalid_request", "format must be json or csv")
+    return web.json_response({"session_id": session.id, "ended": session.ended, **summary})
 
 
 async def join_page(request: web.Request) -> web.StreamResponse:
@@ -204,6 +221,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/sessions/{session_id}", get_session)
     app.router.add_post("/api/sessions/{session_id}/tokens", create_join_token)
     app.router.add_post("/api/sessions/{session_id}/end", end_session)
+    app.router.add_get("/api/sessions/{session_id}/attendance", attendance)
     app.router.add_post("/api/tokens", create_ops_token)
     app.router.add_get("/join/{session_id}", join_page)
 

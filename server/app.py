@@ -8,12 +8,14 @@ from typing import AsyncIterator
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from events.bus import EventBus
 from media import SFU
 
 from .api import add_routes, api_key_guard
 from .config import Settings
 from .context import CONTEXT, AppContext
 from .embedded_redis import EmbeddedRedis
+from .live_session import LiveSessions
 from .loop_monitor import LoopLagMonitor
 from .sessions import SessionStore
 from .signaling import rtc_socket
@@ -41,21 +43,32 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
             embedded = EmbeddedRedis(settings.data_dir)
             await embedded.start()
             redis_url = embedded.url
-        redis = aioredis.from_url(redis_url)
+        # Short timeouts: a Redis that stops answering must send events to the outbox, not
+        # stall a class.
+        redis = aioredis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         assert settings.secret is not None
         sfu = SFU(settings.ice_addresses, settings.ice_allowed_networks)
         loop_lag = LoopLagMonitor()
         loop_lag.start()
+        sessions = SessionStore(redis)
+        bus = EventBus(redis, settings.data_dir)
+        bus.start()
+        live = LiveSessions(sessions, bus, redis, sfu, settings.end_grace_s,
+                            settings.snapshot_interval_s, settings.panel_interval_s)
+        live.start()
         app[CONTEXT] = AppContext(
-            settings=settings, redis=redis, sessions=SessionStore(redis),
+            settings=settings, redis=redis, sessions=sessions,
             tokens=TokenIssuer(settings.secret, settings.token_ttl_s), sfu=sfu, loop_lag=loop_lag,
+            bus=bus, live=live,
         )
         if not settings.whisper_model:
             logger.info("transcription is off: no --whisper-model given")
         try:
             yield
         finally:
+            await live.close()
             await sfu.close()
+            await bus.close()
             await loop_lag.close()
             await redis.aclose()
             if embedded is not None:

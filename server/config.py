@@ -32,6 +32,11 @@ class Settings:
     whisper_model: Optional[str] = None
     token_ttl_s: int = 4 * 3600
     reconnect_grace_s: float = 15.0
+    # A session nobody ended is ended this long after its scheduled end.
+    end_grace_s: float = 900.0
+    # engagement.snapshot events per participant, and the instructor's live panel.
+    snapshot_interval_s: float = 30.0
+    panel_interval_s: float = 5.0
     web_client_dir: Path = field(default=WEB_CLIENT_DIR)
 
     def with_generated_secrets(self) -> "Settings":

@@ -10,7 +10,10 @@ import redis.asyncio as aioredis
 
 from media import SFU
 
+from events.bus import EventBus
+
 from .config import Settings
+from .live_session import LiveSessions
 from .loop_monitor import LoopLagMonitor
 from .sessions import SessionStore
 from .tokens import TokenIssuer
@@ -24,6 +27,8 @@ class AppContext:
     tokens: TokenIssuer
     sfu: SFU
     loop_lag: LoopLagMonitor
+    bus: EventBus
+    live: LiveSessions
 
 
 CONTEXT = web.AppKey("context", AppContext)

@@ -6,13 +6,15 @@ import asyncio
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from aiohttp import WSMsgType, web
 
-from media import JoinRefused, MediaError, Participant, Room, Source
+from media import JoinRefused, MediaError, Participant, PermissionDenied, Room, Source
 
 from .context import CONTEXT, AppContext
+from .live_session import LiveSession, LiveSessions
 from .tokens import TokenError
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,16 @@ class BadMessage(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+@dataclass
+class Call:
+    """What a message handler works on: the room, the live session, who sent it."""
+
+    room: Room
+    live: LiveSession
+    participant: Participant
+    sessions: LiveSessions
 
 
 class TokenBucket:
@@ -94,12 +106,13 @@ async def rtc_socket(request: web.Request) -> web.StreamResponse:
         return await refuse("session_not_found", "no such session", CLOSE_NOT_FOUND)
     if session.ended:
         return await refuse("session_ended", "the class has ended", CLOSE_REFUSED)
-    room = context.sfu.room(session.id, session.title)
+    live, room = context.live.open_room(session)
     try:
         participant = await room.join(grant.identity, grant.name, grant.role, grant.permissions,
-                                      connection.send)
+                                      connection.send, joined_extra=live.joined_extra())
     except JoinRefused as exc:
         return await refuse(exc.code, str(exc), CLOSE_REFUSED)
+    call = Call(room, live, participant, context.live)
 
     # Removed, replaced by a newer connection, or the class ended: end this socket too.
     closer = asyncio.ensure_future(_close_when_closed(participant, connection))
@@ -123,7 +136,7 @@ async def rtc_socket(request: web.Request) -> web.StreamResponse:
                 if message_type == "leave":
                     left_on_purpose = True
                     break
-                await _handle(room, participant, message)
+                await HANDLERS[message_type](call, message)
             except BadMessage as exc:
                 connection.send(_error(exc.code, str(exc), message_type))
             except MediaError as exc:
@@ -195,7 +208,8 @@ def _target(message: dict[str, Any], expected: Optional[str] = None) -> str:
     return target
 
 
-async def _offer(room: Room, participant: Participant, message: dict[str, Any]) -> None:
+async def _offer(call: Call, message: dict[str, Any]) -> None:
+    room, participant = call.room, call.participant
     _target(message, "publisher")
     sdp = _field(message, "sdp", str)
     tracks = _field(message, "tracks", list)
@@ -207,17 +221,17 @@ async def _offer(room: Room, participant: Participant, message: dict[str, Any]) 
     room.participant_updated(participant)
 
 
-async def _answer(room: Room, participant: Participant, message: dict[str, Any]) -> None:
+async def _answer(call: Call, message: dict[str, Any]) -> None:
     _target(message, "subscriber")
-    await participant.handle_subscriber_answer(_field(message, "sdp", str))
+    await call.participant.handle_subscriber_answer(_field(message, "sdp", str))
 
 
-async def _candidate(room: Room, participant: Participant, message: dict[str, Any]) -> None:
+async def _candidate(call: Call, message: dict[str, Any]) -> None:
     target = _target(message)
     candidate = message.get("candidate")
     if candidate is not None and not isinstance(candidate, dict):
         raise BadMessage("bad_message", "candidate: candidate must be an object or null")
-    await participant.add_ice_candidate(target, candidate)
+    await call.participant.add_ice_candidate(target, candidate)
 
 
 def _source(message: dict[str, Any], default: Optional[str] = None) -> Source:
@@ -228,41 +242,97 @@ def _source(message: dict[str, Any], default: Optional[str] = None) -> Source:
         raise BadMessage("bad_message", "source must be microphone, camera or screen") from exc
 
 
-async def _mute(room: Room, participant: Participant, message: dict[str, Any]) -> None:
-    participant.set_muted(_source(message), _field(message, "muted", bool))
-    room.participant_updated(participant)
+async def _mute(call: Call, message: dict[str, Any]) -> None:
+    call.room.set_muted(call.participant, _source(message), _field(message, "muted", bool))
 
 
-async def _moderate(room: Room, participant: Participant, message: dict[str, Any]) -> None:
+MODERATION = ("mute", "remove", "lock", "unlock", "lower_hand", "end_class")
+
+
+async def _moderate(call: Call, message: dict[str, Any]) -> None:
     action = _field(message, "action", str)
-    if action not in ("mute", "remove", "lock", "unlock"):
-        raise BadMessage("bad_message", "moderate: action must be mute, remove, lock or unlock")
-    identity = _field(message, "identity", str, required=action in ("mute", "remove"))
-    source = _source(message, "microphone").value if action == "mute" else None
-    await room.moderate(participant, action, identity, source)
+    if action not in MODERATION:
+        raise BadMessage("bad_message", f"moderate: action must be one of {', '.join(MODERATION)}")
+    identity = _field(message, "identity", str, required=action in ("mute", "remove", "lower_hand"))
+    if action == "lower_hand":
+        call.live.lower_hand(call.participant, identity)
+    elif action == "end_class":
+        if not call.participant.permissions.moderate:
+            raise PermissionDenied("ending the class needs the moderate permission")
+        asyncio.ensure_future(call.sessions.end(call.room.session_id, "instructor"))
+    else:
+        source = _source(message, "microphone").value if action == "mute" else None
+        await call.room.moderate(call.participant, action, identity, source)
 
 
-async def _update_subscription(room: Room, participant: Participant, message: dict[str, Any]) -> None:
+async def _update_subscription(call: Call, message: dict[str, Any]) -> None:
+    participant = call.participant
     sids = _field(message, "sids", list)
     if not all(isinstance(sid, str) for sid in sids) or len(sids) > 500:
         raise BadMessage("bad_message", "update_subscription: sids must be a list of track sids")
     participant.set_subscriptions_enabled(sids, _field(message, "enabled", bool))
 
 
-async def _ping(room: Room, participant: Participant, message: dict[str, Any]) -> None:
-    participant.signal({"type": "pong", "ts": message.get("ts")})
+async def _ping(call: Call, message: dict[str, Any]) -> None:
+    call.participant.signal({"type": "pong", "ts": message.get("ts")})
 
 
-async def _leave(room: Room, participant: Participant, message: dict[str, Any]) -> None:
+async def _leave(call: Call, message: dict[str, Any]) -> None:
     """Handled by the message loop itself (it ends the connection)."""
+
+
+async def _chat(call: Call, message: dict[str, Any]) -> None:
+    call.live.chat(call.participant, _field(message, "text", str),
+                   _field(message, "to", str, required=False))
+
+
+async def _hand(call: Call, message: dict[str, Any]) -> None:
+    call.live.hand(call.participant, _field(message, "raised", bool))
+
+
+async def _reaction(call: Call, message: dict[str, Any]) -> None:
+    call.live.reaction(call.participant, _field(message, "emoji", str))
+
+
+async def _poll_create(call: Call, message: dict[str, Any]) -> None:
+    options = _field(message, "options", list)
+    if not all(isinstance(option, str) for option in options):
+        raise BadMessage("bad_message", "poll_create: options must be strings")
+    call.live.poll_create(call.participant, _field(message, "question", str), options,
+                          _field(message, "correct", int, required=False))
+
+
+async def _poll_answer(call: Call, message: dict[str, Any]) -> None:
+    call.live.poll_answer(call.participant, _field(message, "poll_id", str),
+                          _field(message, "option", int))
+
+
+async def _poll_end(call: Call, message: dict[str, Any]) -> None:
+    call.live.poll_end(call.participant, _field(message, "poll_id", str))
+
+
+async def _visibility(call: Call, message: dict[str, Any]) -> None:
+    call.live.visibility(call.participant, _field(message, "visible", bool))
+
+
+def _measure(message: dict[str, Any], name: str, upper: float) -> Optional[float]:
+    value = message.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= upper:
+        raise BadMessage("bad_message", f"quality: {name} must be a number from 0 to {upper}")
+    return float(value)
+
+
+async def _quality(call: Call, message: dict[str, Any]) -> None:
+    call.live.quality(call.participant, _measure(message, "rtt_ms", 60_000),
+                      _measure(message, "packet_loss", 1.0), _measure(message, "jitter_ms", 60_000))
 
 
 HANDLERS = {
     "offer": _offer, "answer": _answer, "candidate": _candidate, "mute": _mute,
-    "moderate": _moderate, "update_subscription": _update_subscription, "ping": _ping,
-    "leave": _leave,
+    "moderate": _moderate, "update_subscription": _update_subscription, "chat": _chat,
+    "hand": _hand, "reaction": _reaction, "poll_create": _poll_create,
+    "poll_answer": _poll_answer, "poll_end": _poll_end, "visibility": _visibility,
+    "quality": _quality, "ping": _ping, "leave": _leave,
 }
-
-
-async def _handle(room: Room, participant: Participant, message: dict[str, Any]) -> None:
-    await HANDLERS[message["type"]](room, participant, message)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import shutil
 import socket
 import subprocess
@@ -10,13 +12,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator, Optional
+from typing import Any, AsyncIterator, Callable, Iterator, Optional
 
 import aiohttp
 import pytest
 import redis
 from aiohttp import web
 
+from events.bus import session_stream
 from server.app import create_app
 from server.config import Settings
 from server.context import CONTEXT
@@ -116,6 +119,22 @@ class AulaServer:
     @property
     def sfu(self):  # type: ignore[no-untyped-def]
         return self.app[CONTEXT].sfu
+
+    async def session_events(self, session_id: str) -> list[dict[str, Any]]:
+        """The session's events as downstream consumers see them: its Redis stream, oldest first."""
+        entries = await self.app[CONTEXT].redis.xrange(session_stream(session_id))
+        return [json.loads(fields[b"event"]) for _, fields in entries]
+
+    async def wait_for_event(self, session_id: str, predicate: Callable[[dict[str, Any]], bool],
+                             timeout: float = 10.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in await self.session_events(session_id):
+                if predicate(event):
+                    return event
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no matching event in {await self.session_events(session_id)}")
+            await asyncio.sleep(0.1)
 
 
 def loopback_settings(redis_url: str, data_dir: Path, **overrides: Any) -> Settings:
