@@ -64,11 +64,13 @@ class ActivityTracker:
             activity = self.participants[identity] = Activity(identity, name or identity, role)
         return activity
 
-    def score(self, identity: str, talk_time: dict[str, float]) -> tuple[float, dict[str, float]]:
-        """(score 0-100, points per part); instructors and observers get 0 and no parts."""
+    def score(self, identity: str, talk_time: dict[str, float]
+              ) -> tuple[Optional[float], Optional[dict[str, float]]]:
+        """(score 0-100, points per part); None for instructors and observers, who are not
+        scored (a 0 would pull class averages down)."""
         activity = self.participants.get(identity)
         if activity is None or activity.role != "student":
-            return 0.0, {}
+            return None, None
         students = [a for a in self.participants.values() if a.role == "student"]
 
         def share(value: float, best: float) -> float:

@@ -102,6 +102,7 @@ def summarise(
     roster: list[tuple[str, str]],
     policy: AttendancePolicy,
     now: float,
+    excused: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The attendance.summary data: every roster student, then everyone else who came."""
     rows: list[dict[str, Any]] = []
@@ -111,7 +112,7 @@ def summarise(
         record = records.get(identity)
         role = record.role if record else "student"
         name = record.name if record else names[identity]
-        category = categorise(record, policy)
+        category = categorise(record, policy, identity in excused)
         intervals = [] if record is None else [
             {"joined_at": iso(join), "left_at": iso(leave if leave is not None else now),
              "duration_s": round((leave if leave is not None else now) - join, 3)}

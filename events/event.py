@@ -31,10 +31,26 @@ class EventType(str, Enum):
 VERSIONS: dict[EventType, int] = {event_type: 1 for event_type in EventType}
 
 
-def new_event_id(now: Optional[float] = None) -> str:
-    """Unique and sorting by time: 48 bits of milliseconds, then 48 random bits."""
-    milliseconds = int((time.time() if now is None else now) * 1000)
-    return f"evt_{milliseconds:012x}{os.urandom(6).hex()}"
+class _EventIds:
+    """48 bits of milliseconds, then 48 bits that start random each millisecond and count up
+    within it (as monotonic ULIDs do): ids sort in the order they were made."""
+
+    def __init__(self) -> None:
+        self._milliseconds = -1
+        self._tail = 0
+
+    def next(self, now: Optional[float] = None) -> str:
+        milliseconds = int((time.time() if now is None else now) * 1000)
+        if milliseconds <= self._milliseconds:
+            milliseconds = self._milliseconds  # the clock stepped back or stood still
+            self._tail += 1
+        else:
+            self._milliseconds = milliseconds
+            self._tail = int.from_bytes(os.urandom(6), "big") >> 1  # room to count up
+        return f"evt_{milliseconds:012x}{self._tail:012x}"
+
+
+new_event_id = _EventIds().next
 
 
 def iso(timestamp: float) -> str:

@@ -13,6 +13,8 @@ import aiortc
 from aiohttp import web
 
 from engagement.attendance import records_csv, summarise
+from events.bus import session_stream
+from events.xapi import statements
 from media.permissions import Permissions, Role
 
 from . import __version__
@@ -192,9 +194,9 @@ async def attendance(request: web.Request) -> web.Response:
     if session is None:
         return error(404, "session_not_found", "no such session")
     now = session.ended_at or time.time()
-    summary = summarise(await AttendanceStore(context.redis, session.id).all(),
-                        [(entry.identity, entry.name) for entry in session.roster],
-                        attendance_policy(session), now)
+    store = AttendanceStore(context.redis, session.id)
+    summary = summarise(await store.all(), [(entry.identity, entry.name) for entry in session.roster],
+                        attendance_policy(session), now, frozenset(await store.excused()))
     if request.query.get("format", "json") == "csv":
         return web.Response(text=records_csv(summary["records"]), content_type="text/csv",
                             headers={"Content-Disposition":
@@ -213,6 +215,32 @@ async def join_page(request: web.Request) -> web.StreamResponse:
                             headers={"Cache-Control": "no-store"})
 
 
+async def excuse(request: web.Request) -> web.Response:
+    """Record an excused absence (a note from home): no no-show notice, category excused."""
+    context: AppContext = request.app[CONTEXT]
+    session = await context.sessions.get(request.match_info["session_id"])
+    if session is None:
+        return error(404, "session_not_found", "no such session")
+    identity = request.match_info["identity"]
+    if identity not in {entry.identity for entry in session.roster}:
+        return error(404, "not_on_roster", f"{identity!r} is not on this session's roster")
+    await AttendanceStore(context.redis, session.id).excuse(identity)
+    return web.json_response({"session_id": session.id, "identity": identity, "excused": True})
+
+
+async def xapi(request: web.Request) -> web.Response:
+    """The session's events as xAPI statements (Virtual Classroom profile)."""
+    context: AppContext = request.app[CONTEXT]
+    session = await context.sessions.get(request.match_info["session_id"])
+    if session is None:
+        return error(404, "session_not_found", "no such session")
+    entries = await context.redis.xrange(session_stream(session.id))
+    envelopes = [json.loads(fields[b"event"]) for _, fields in entries]
+    return web.json_response(statements(
+        envelopes, homepage=_base_url(request, context),
+        chat_text=request.query.get("chat_text") in ("1", "true")))
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/stats", stats)
@@ -222,6 +250,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/sessions/{session_id}/tokens", create_join_token)
     app.router.add_post("/api/sessions/{session_id}/end", end_session)
     app.router.add_get("/api/sessions/{session_id}/attendance", attendance)
+    app.router.add_post("/api/sessions/{session_id}/attendance/{identity}/excuse", excuse)
+    app.router.add_get("/api/sessions/{session_id}/xapi", xapi)
     app.router.add_post("/api/tokens", create_ops_token)
     app.router.add_get("/join/{session_id}", join_page)
 

@@ -10,6 +10,7 @@ from engagement.attendance import AttendanceRecord
 
 RECORDS_KEY = "aula:session:{}:attendance"
 NO_SHOWS_KEY = "aula:session:{}:no_shows"
+EXCUSED_KEY = "aula:session:{}:excused"
 
 
 class AttendanceStore:
@@ -17,6 +18,7 @@ class AttendanceStore:
         self._redis = redis
         self._records_key = RECORDS_KEY.format(session_id)
         self._no_shows_key = NO_SHOWS_KEY.format(session_id)
+        self._excused_key = EXCUSED_KEY.format(session_id)
 
     async def get(self, identity: str) -> AttendanceRecord | None:
         raw = await self._redis.hget(self._records_key, identity)
@@ -33,3 +35,10 @@ class AttendanceStore:
     async def mark_no_show(self, identity: str) -> bool:
         """True the first time only: a no-show is reported once, whichever node checks."""
         return bool(await self._redis.sadd(self._no_shows_key, identity))
+
+    async def excuse(self, identity: str) -> None:
+        await self._redis.sadd(self._excused_key, identity)
+
+    async def excused(self) -> set[str]:
+        return {i.decode() if isinstance(i, bytes) else i
+                for i in await self._redis.smembers(self._excused_key)}

@@ -41,7 +41,7 @@ Job = Callable[[], Awaitable[None]]
 
 
 def _timestamp(value: str) -> float:
-    return datetime.fromisoformat(value).timestamp()
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 def attendance_policy(session: Session) -> AttendancePolicy:
@@ -410,7 +410,8 @@ class LiveSession(RoomObserver):
         await self.drain()
         await self._snapshot(attended)
         roster = [(entry.identity, entry.name) for entry in self.session.roster]
-        summary = summarise(await self.attendance.all(), roster, self.policy, now)
+        summary = summarise(await self.attendance.all(), roster, self.policy, now,
+                            frozenset(await self.attendance.excused()))
         self.emit(EventType.ATTENDANCE_SUMMARY, summary, at=now)
         self.emit(EventType.SESSION_ENDED, {
             "ended_at": iso(now), "reason": reason,
@@ -491,9 +492,12 @@ class LiveSessions:
             return
         store = AttendanceStore(self._redis, session.id)
         records = await store.all()
+        excused = await store.excused()
         now = time.time()
         for entry in session.roster:
-            if entry.identity in records or not await store.mark_no_show(entry.identity):
+            if entry.identity in records or entry.identity in excused:
+                continue
+            if not await store.mark_no_show(entry.identity):
                 continue
             guardian = None
             if entry.guardian is not None:

@@ -11,6 +11,8 @@ from typing import Any, Optional
 
 import redis.asyncio as aioredis
 
+from events.event import iso
+
 SESSION_KEY = "aula:session:{}"
 SESSIONS_INDEX = "aula:sessions"
 
@@ -143,7 +145,7 @@ def parse_new_session(data: Any) -> Session:
         raise SessionInvalid(f"unknown settings: {', '.join(sorted(unknown))}")
     return Session(
         id="ses_" + secrets.token_hex(8), title=_text(data, "title"),
-        scheduled_start=start.isoformat(), scheduled_end=end.isoformat(),
+        scheduled_start=iso(start.timestamp()), scheduled_end=iso(end.timestamp()),
         roster=roster, instructors=instructors, settings=settings,
     )
 
@@ -153,7 +155,7 @@ class SessionStore:
         self._redis = redis
 
     async def save(self, session: Session) -> None:
-        start = datetime.fromisoformat(session.scheduled_start).timestamp()
+        start = datetime.fromisoformat(session.scheduled_start.replace("Z", "+00:00")).timestamp()
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(SESSION_KEY.format(session.id), json.dumps(session.to_dict()))
             pipe.zadd(SESSIONS_INDEX, {session.id: start})

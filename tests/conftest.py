@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import socket
@@ -145,15 +146,23 @@ def loopback_settings(redis_url: str, data_dir: Path, **overrides: Any) -> Setti
         ice_allowed_networks=("127.0.0.0/8",), reconnect_grace_s=2.0, **overrides)
 
 
-@pytest.fixture
-async def aula_server(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[AulaServer]:
-    settings = loopback_settings(redis_server.url, tmp_path / "data")
+@contextlib.asynccontextmanager
+async def running_aula(settings: Settings) -> AsyncIterator[AulaServer]:
+    """The Aula app on loopback, in this test's event loop; stopped (not killed) on exit."""
     app = create_app(settings)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
-    async with aiohttp.ClientSession() as http:
-        yield AulaServer(f"http://{settings.host}:{settings.port}", settings.api_key or "",
-                         app, http, settings.data_dir)
-    await runner.cleanup()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield AulaServer(f"http://{settings.host}:{settings.port}", settings.api_key or "",
+                             app, http, settings.data_dir)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def aula_server(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[AulaServer]:
+    async with running_aula(loopback_settings(redis_server.url, tmp_path / "data")) as server:
+        yield server

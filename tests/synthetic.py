@@ -99,3 +99,49 @@ class EncodedToneTrack(MediaStreamTrack):
         packet = self._pending.pop(0)
         packet.time_base = fractions.Fraction(1, AUDIO_RATE)
         return packet
+
+
+def espeak(text: str, rate: int = AUDIO_RATE) -> np.ndarray:
+    """Speech synthesised by espeak-ng, as 16-bit mono PCM at `rate`, trimmed of the
+    silence espeak puts before and after it."""
+    import subprocess
+    import tempfile
+    import wave
+
+    with tempfile.NamedTemporaryFile(suffix=".wav") as file:
+        subprocess.run(["espeak-ng", "-w", file.name, text], check=True)
+        with wave.open(file.name) as wav:
+            source_rate = wav.getframerate()
+            samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+    voiced = np.flatnonzero(np.abs(samples) > 300)
+    samples = samples[voiced[0]:voiced[-1] + 1]
+    positions = np.arange(0, len(samples), source_rate / rate)
+    return np.interp(positions, np.arange(len(samples)), samples).astype(np.int16)
+
+
+class PcmTrack(MediaStreamTrack):
+    """Plays a PCM buffer in real time, then silence."""
+
+    kind = "audio"
+
+    def __init__(self, pcm: np.ndarray) -> None:
+        super().__init__()
+        self._pcm = pcm
+        self._samples = int(AUDIO_RATE * AUDIO_PTIME)
+        self._start: float | None = None
+        self._count = 0
+
+    async def recv(self) -> AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._count * AUDIO_PTIME
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        first = self._count * self._samples
+        chunk = self._pcm[first:first + self._samples]
+        chunk = np.pad(chunk, (0, self._samples - len(chunk)))
+        frame = AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = first
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._count += 1
+        return frame
