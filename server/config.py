@@ -80,6 +80,16 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--token-ttl", dest="token_ttl_s", type=int,
         default=int(env("AULA_TOKEN_TTL", Settings.token_ttl_s)),
     )
+    parser.add_argument(
+        "--end-grace", dest="end_grace_s", type=float,
+        default=float(env("AULA_END_GRACE", Settings.end_grace_s)),
+        help="end a session nobody ended this many seconds after its scheduled end",
+    )
+    parser.add_argument(
+        "--snapshot-interval", dest="snapshot_interval_s", type=float,
+        default=float(env("AULA_SNAPSHOT_INTERVAL", Settings.snapshot_interval_s)),
+        help="seconds between engagement.snapshot events per participant",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -95,6 +105,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ice_allowed_networks=tuple(args.ice_allowed_networks),
         whisper_model=args.whisper_model,
         token_ttl_s=args.token_ttl_s,
+        end_grace_s=args.end_grace_s,
+        snapshot_interval_s=args.snapshot_interval_s,
     )
 
 
