@@ -17,6 +17,7 @@ from engagement.speaking import SPEAKING_DBOV, TalkTimer
 from .audio_tap import AudioTap
 from .keyframes import KeyframeRequester, keyframe_detector
 from .packet_history import PacketHistory
+from .video_tap import FrameObserver, VideoTap
 from .permissions import Source
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ class Publication:
         # Decoded only when a packet comes without an RFC 6464 level (browsers send one).
         self.audio_tap: Optional[AudioTap] = None
         self.talk_timer = TalkTimer()
+        # Cameras only, when someone watches them (engagement): an occasional decoded keyframe.
+        self.video_tap: Optional[VideoTap] = None
         self._first_timestamp: Optional[int] = None
         aiortc_hooks.tap_receiver(receiver, self._on_packet, decode=False)
 
@@ -141,6 +144,8 @@ class Publication:
                     self.audio_tap = AudioTap(self.sid, self._set_decoded_level)
                 self.audio_tap.feed(packet.payload, media_time)
         self.history.add(packet)
+        if self.video_tap is not None and not self.muted:
+            self.video_tap.on_packet(packet)
         if self.muted or (self.kind == "audio" and not self._forwards_audio(level)):
             if self._forwarding:
                 self._forwarding = False
@@ -154,6 +159,13 @@ class Publication:
         extension = self.extension_value(packet, ntp_time)
         for subscription in self._receiving:
             subscription.forward(packet, ntp_time, extension)
+
+    def sample_video(self, interval_s: float, on_frame: FrameObserver) -> None:
+        """Decode one keyframe every `interval_s` and hand it (grayscale) to `on_frame`, which
+        runs on the tap's thread."""
+        if self.kind == "video" and self.video_tap is None:
+            self.video_tap = VideoTap(self.sid, self.codec, interval_s, self.request_keyframe,
+                                      self.is_keyframe_start, on_frame)
 
     def _media_time(self, timestamp: int) -> float:
         """Seconds on the publisher's RTP clock since its first packet (wraps after ~24 h)."""
@@ -184,6 +196,8 @@ class Publication:
         self.keyframes.close()
         if self.audio_tap is not None:
             self.audio_tap.close()
+        if self.video_tap is not None:
+            self.video_tap.close()
         for subscription in list(self.subscriptions.values()):
             subscription.close()
         self._on_close(self)

@@ -6,6 +6,10 @@ import logging
 from typing import AsyncIterator
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from aiohttp import web
 
 from events.bus import EventBus
@@ -28,10 +32,17 @@ def create_app(settings: Settings) -> web.Application:
     settings = settings.with_generated_secrets()
     app = web.Application(middlewares=[api_key_guard], client_max_size=256 * 1024)
     app.cleanup_ctx.append(_context(settings))
+    app.on_shutdown.append(_close_rooms)
     add_routes(app)
     app.router.add_get("/api/rtc", rtc_socket)
     app.router.add_static("/static/", settings.web_client_dir, follow_symlinks=False)
     return app
+
+
+async def _close_rooms(app: web.Application) -> None:
+    """Before aiohttp waits for open handlers: end every participant's socket (their rooms
+    close with reason server_shutdown; clients reconnect to wherever the class moves)."""
+    await app[CONTEXT].sfu.close()
 
 
 def _context(settings: Settings):  # type: ignore[no-untyped-def]
@@ -44,8 +55,12 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
             await embedded.start()
             redis_url = embedded.url
         # Short timeouts: a Redis that stops answering must send events to the outbox, not
-        # stall a class.
-        redis = aioredis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        # stall a class. Retries: after Redis restarts, pooled connections to the old process
+        # fail once; they are retried on a fresh connection instead of failing the caller.
+        redis = aioredis.from_url(
+            redis_url, socket_timeout=2, socket_connect_timeout=2,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError])
         assert settings.secret is not None
         sfu = SFU(settings.ice_addresses, settings.ice_allowed_networks)
         loop_lag = LoopLagMonitor()
@@ -54,7 +69,8 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
         bus = EventBus(redis, settings.data_dir)
         bus.start()
         live = LiveSessions(sessions, bus, redis, sfu, settings.end_grace_s,
-                            settings.snapshot_interval_s, settings.panel_interval_s)
+                            settings.snapshot_interval_s, settings.panel_interval_s,
+                            settings.video_sample_interval_s)
         live.start()
         app[CONTEXT] = AppContext(
             settings=settings, redis=redis, sessions=sessions,

@@ -37,6 +37,8 @@ class Settings:
     # engagement.snapshot events per participant, and the instructor's live panel.
     snapshot_interval_s: float = 30.0
     panel_interval_s: float = 5.0
+    # One decoded camera keyframe per participant this often (black, frozen, face in frame).
+    video_sample_interval_s: float = 10.0
     web_client_dir: Path = field(default=WEB_CLIENT_DIR)
 
     def with_generated_secrets(self) -> "Settings":

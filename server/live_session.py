@@ -18,6 +18,7 @@ from typing import Any, Awaitable, Callable, Optional
 import redis.asyncio as aioredis
 
 from engagement.activity import ActivityTracker
+from engagement.attention import CameraWatcher, FrameFindings
 from engagement.attendance import AttendancePolicy, AttendanceRecord, summarise
 from engagement.hands import HandQueue
 from engagement.polls import Poll, PollInvalid
@@ -51,7 +52,8 @@ def attendance_policy(session: Session) -> AttendancePolicy:
 
 class LiveSession(RoomObserver):
     def __init__(self, session: Session, bus: EventBus, redis: aioredis.Redis,
-                 snapshot_interval_s: float, panel_interval_s: float) -> None:
+                 snapshot_interval_s: float, panel_interval_s: float,
+                 video_sample_interval_s: float) -> None:
         self.session = session
         self.room: Optional[Room] = None
         self.policy = attendance_policy(session)
@@ -65,6 +67,8 @@ class LiveSession(RoomObserver):
         self._turns_closed: dict[str, int] = {}
         self._speaking_since: dict[str, float] = {}
         self._last_quality: dict[str, float] = {}
+        self._video_sample_interval_s = video_sample_interval_s
+        self._camera_state: dict[str, FrameFindings] = {}
         self._jobs: asyncio.Queue[Optional[Job]] = asyncio.Queue()
         self._worker = asyncio.ensure_future(self._run_jobs())
         self._tickers = [
@@ -158,8 +162,10 @@ class LiveSession(RoomObserver):
     def track_published(self, participant: Participant, publication: Publication) -> None:
         self.emit(EventType.TRACK_PUBLISHED, {"track_sid": publication.sid, "kind": publication.kind,
                                               "source": publication.source.value}, participant.identity)
-        if publication.source is Source.CAMERA and not publication.muted:
-            self._camera(participant.identity, True)
+        if publication.source is Source.CAMERA:
+            if not publication.muted:
+                self._camera(participant.identity, True)
+            self._watch_camera(participant.identity, publication)
 
     def track_unpublished(self, participant: Participant, publication: Publication) -> None:
         identity = participant.identity
@@ -183,6 +189,35 @@ class LiveSession(RoomObserver):
     def _camera(self, identity: str, on: bool) -> None:
         if self.activity.activity(identity).camera.set(on, time.time()):
             self.signal(identity, "camera_on" if on else "camera_off")
+
+    def _watch_camera(self, identity: str, publication: Publication) -> None:
+        watcher = CameraWatcher()
+        loop = asyncio.get_running_loop()
+
+        def on_frame(gray: Any) -> None:  # on the video tap's thread
+            findings = watcher.examine(gray)
+            loop.call_soon_threadsafe(self._camera_findings, identity, findings)
+
+        publication.sample_video(self._video_sample_interval_s, on_frame)
+
+    def _camera_findings(self, identity: str, findings: FrameFindings) -> None:
+        """Signals on changes only: the picture going black or frozen and back, a face
+        appearing or leaving the frame."""
+        before = self._camera_state.get(identity)
+        self._camera_state[identity] = findings
+        was_bad = before is not None and (before.black or before.frozen)
+        if findings.black and not (before and before.black):
+            self.signal(identity, "video_black", mean_luma=findings.mean_luma)
+        elif findings.frozen and not findings.black and not (before and before.frozen):
+            self.signal(identity, "video_frozen", change=findings.change)
+        elif was_bad and not findings.black and not findings.frozen:
+            self.signal(identity, "video_ok")
+        if not findings.black:
+            has_face = findings.faces > 0
+            had_face = before is not None and not before.black and before.faces > 0
+            if before is None or before.black or has_face != had_face:
+                self.signal(identity, "face_present" if has_face else "face_absent",
+                            faces=findings.faces)
 
     def speaking_changed(self, identity: str, speaking: bool) -> None:
         now = time.time()
@@ -380,11 +415,18 @@ class LiveSession(RoomObserver):
                 "talk_time_s": round(talk.get(participant.identity, 0.0), 1),
                 "camera_on": activity.camera.on, "visible": activity.visible.on,
                 "hand_raised": self.hands.is_raised(participant.identity),
+                "face_in_frame": self._face_in_frame(participant.identity),
                 "score": score, "score_parts": parts})
         message = {"type": "engagement", "participants": rows}
         for participant in room.participants.values():
             if participant.permissions.moderate:
                 participant.signal(message)
+
+    def _face_in_frame(self, identity: str) -> Optional[bool]:
+        findings = self._camera_state.get(identity)
+        if findings is None or findings.black or not self.activity.activity(identity).camera.on:
+            return None
+        return findings.faces > 0
 
     async def _every(self, interval_s: float, action: Callable[[], Awaitable[None]]) -> None:
         while True:
@@ -425,7 +467,8 @@ class LiveSessions:
     """The sessions this node runs, and the timers every session has from its creation."""
 
     def __init__(self, sessions: SessionStore, bus: EventBus, redis: aioredis.Redis, sfu: SFU,
-                 end_grace_s: float, snapshot_interval_s: float, panel_interval_s: float) -> None:
+                 end_grace_s: float, snapshot_interval_s: float, panel_interval_s: float,
+                 video_sample_interval_s: float) -> None:
         self._sessions = sessions
         self._bus = bus
         self._redis = redis
@@ -433,6 +476,7 @@ class LiveSessions:
         self._end_grace_s = end_grace_s
         self._snapshot_interval_s = snapshot_interval_s
         self._panel_interval_s = panel_interval_s
+        self._video_sample_interval_s = video_sample_interval_s
         self._live: dict[str, LiveSession] = {}
         self._ending: dict[str, asyncio.Future[Session]] = {}
         self.timers = DurableTimers(redis, {"no_show_check": self._no_show_check,
@@ -451,7 +495,8 @@ class LiveSessions:
         live = self._live.get(session.id)
         if live is None:
             live = self._live[session.id] = LiveSession(
-                session, self._bus, self._redis, self._snapshot_interval_s, self._panel_interval_s)
+                session, self._bus, self._redis, self._snapshot_interval_s, self._panel_interval_s,
+                self._video_sample_interval_s)
         return live
 
     def get(self, session_id: str) -> Optional[LiveSession]:

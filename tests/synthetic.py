@@ -145,3 +145,21 @@ class PcmTrack(MediaStreamTrack):
         frame.time_base = fractions.Fraction(1, AUDIO_RATE)
         self._count += 1
         return frame
+
+
+class MovingTrack(ColourTrack):
+    """A live-looking camera: a bright bar sweeping across a mid-grey picture."""
+
+    def __init__(self, width: int = 640, height: int = 360, fps: int = 30) -> None:
+        super().__init__((90, 90, 90), width, height, fps)
+        self._width = width
+
+    async def recv(self) -> VideoFrame:
+        image = self._image.copy()
+        x = (self._count * 12) % self._width
+        image[:, x:x + 40] = (240, 240, 240)
+        original, self._image = self._image, image
+        try:
+            return await super().recv()
+        finally:
+            self._image = original

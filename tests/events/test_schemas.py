@@ -20,7 +20,8 @@ SESSION = "ses_1a2b3c4d5e6f7a8b"
 T0 = datetime(2026, 11, 25, 15, 0, tzinfo=timezone.utc).timestamp()
 SIGNALS = ["speaking_started", "speaking_stopped", "camera_on", "camera_off", "mic_muted",
            "mic_unmuted", "chat_message", "hand_raised", "hand_lowered", "reaction",
-           "poll_answered", "tab_hidden", "tab_visible", "connection_quality"]
+           "poll_answered", "tab_hidden", "tab_visible", "connection_quality", "video_black",
+           "video_frozen", "video_ok", "face_present", "face_absent"]
 
 
 def at(offset_s: float) -> str:
@@ -93,6 +94,11 @@ def valid_examples() -> list[dict[str, Any]]:
         signal("tab_hidden"),
         signal("tab_visible"),
         signal("connection_quality", rtt_ms=42.5, packet_loss=0.01, jitter_ms=3.1),
+        signal("video_black", mean_luma=2.5),
+        signal("video_frozen", change=0.12),
+        signal("video_ok"),
+        signal("face_present", faces=1),
+        signal("face_absent", faces=0),
         envelope(E.ENGAGEMENT_SNAPSHOT, {
             "present_s": 600, "talk_time_s": 45.5, "speaking_turns": 3, "camera_on_s": 580,
             "visible_s": 590, "messages": 2, "hands": 1, "reactions": 4, "polls_answered": 1,
@@ -269,6 +275,7 @@ INVALID = [
     ("engagement.signal", "reaction", set_in("data.emoji", ""), "data.emoji"),
     ("engagement.signal", "poll_answered", set_in("data.option", "Paris"), "data.option"),
     ("engagement.signal", "connection_quality", drop("data.jitter_ms"), "data.jitter_ms"),
+    ("engagement.signal", "face_absent", set_in("data.faces", 2), "data.faces"),
     ("engagement.signal", "tab_hidden", drop("participant"), "participant"),
     ("engagement.snapshot", None, drop("data.score_parts.polls"), "data.score_parts.polls"),
     ("engagement.snapshot", None, set_in("data.score", 120), "data.score"),

@@ -67,3 +67,36 @@ async def test_camera_on_time_is_within_a_second_of_the_truth(aula_server):
     signals = [e["data"]["signal"] for e in await aula_server.session_events(session["id"])
                if e["type"] == "engagement.signal"]
     assert signals.count("camera_on") == 1 and signals.count("camera_off") == 1
+
+
+async def test_sampled_camera_pictures_report_black_frozen_and_no_face(redis_server, tmp_path):
+    from tests.conftest import loopback_settings, running_aula
+    from tests.synthetic import MovingTrack
+
+    settings = loopback_settings(redis_server.url, tmp_path / "data", video_sample_interval_s=1.0)
+    async with running_aula(settings) as server:
+        session = await server.create_session()
+        cameras = {"dark": ColourTrack((0, 0, 0)), "still": ColourTrack((200, 120, 40)),
+                   "live": MovingTrack()}
+        clients = [await join(server, session["id"], name, publish={"camera": track},
+                              options=ClientOptions(decode=False))
+                   for name, track in cameras.items()]
+        try:
+            await server.wait_for_event(session["id"], lambda e: e["data"].get("signal") == "video_frozen",
+                                        timeout=15)
+            await asyncio.sleep(2.5)
+            room = server.sfu.rooms[session["id"]]
+            taps = [p.video_tap for c in room.participants.values() for p in c.publications.values()]
+        finally:
+            for client in clients:
+                await client.close()
+        events = await server.session_events(session["id"])
+    signals = {(e["participant"], e["data"]["signal"]) for e in events if e["type"] == "engagement.signal"}
+    assert ("dark", "video_black") in signals
+    assert ("still", "video_frozen") in signals and ("still", "face_absent") in signals
+    assert ("live", "face_absent") in signals
+    assert not {("live", "video_frozen"), ("live", "video_black"), ("dark", "video_frozen")} & signals
+    samples = sum(t.samples for t in taps)
+    cost_ms = 1000 * sum(t.decode_seconds for t in taps) / samples
+    print(f"video tap: {samples} samples, {cost_ms:.1f} ms of CPU each (decode + examine)")
+    assert samples >= 6

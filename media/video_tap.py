@@ -1,0 +1,89 @@
+"""VideoTap: an occasional look at a camera, for engagement, at a bounded cost.
+
+Nothing happens per packet until a sample is due. Then the tap asks the publisher for a
+keyframe (through the publication's rate-limited requester), collects the packets of the next
+keyframe, and its thread depayloads, decodes and examines that one frame. A keyframe decodes on
+its own, so no decoder state is kept between samples.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Callable, Optional
+
+import av
+import numpy as np
+from aiortc.codecs import depayload
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtpPacket
+
+logger = logging.getLogger(__name__)
+
+# Decoded grayscale frame → whatever looks at it (runs on the tap's thread).
+FrameObserver = Callable[[np.ndarray], None]
+DECODERS = {"video/vp8": "vp8", "video/h264": "h264"}
+# A keyframe that has not completed within this many packets is abandoned (loss).
+MAX_FRAME_PACKETS = 400
+
+
+class VideoTap:
+    def __init__(self, name: str, codec: RTCRtpCodecParameters, interval_s: float,
+                 request_keyframe: Callable[[], None], is_keyframe_start: Callable[[RtpPacket], bool],
+                 on_frame: FrameObserver, clock: Callable[[], float] = time.monotonic) -> None:
+        self._codec = codec
+        self._decoder_name = DECODERS.get(codec.mimeType.lower())
+        self._interval_s = interval_s
+        self._request_keyframe = request_keyframe
+        self._is_keyframe_start = is_keyframe_start
+        self._on_frame = on_frame
+        self._clock = clock
+        self._next_sample_at = clock()
+        self._collecting: Optional[list[RtpPacket]] = None
+        self._frames: queue.SimpleQueue[Optional[list[RtpPacket]]] = queue.SimpleQueue()
+        self.samples = 0
+        self.decode_seconds = 0.0
+        self._thread = threading.Thread(target=self._run, name=f"video-tap-{name}", daemon=True)
+        if self._decoder_name is not None:
+            self._thread.start()
+
+    def on_packet(self, packet: RtpPacket) -> None:
+        """Called on the event loop for each packet of the camera."""
+        if self._decoder_name is None:
+            return
+        if self._collecting is None:
+            if self._clock() < self._next_sample_at:
+                return
+            if not self._is_keyframe_start(packet):
+                self._request_keyframe()
+                return
+            self._collecting = []
+        self._collecting.append(packet)
+        if packet.marker or len(self._collecting) >= MAX_FRAME_PACKETS:
+            if packet.marker:
+                self._frames.put(self._collecting)
+                self._next_sample_at = self._clock() + self._interval_s
+            self._collecting = None
+
+    def _run(self) -> None:
+        while (packets := self._frames.get()) is not None:
+            started = time.thread_time()
+            try:
+                first = packets[0].sequence_number
+                in_order = sorted(packets, key=lambda p: (p.sequence_number - first) % (1 << 16))
+                data = b"".join(depayload(self._codec, p.payload) for p in in_order)
+                decoder = av.CodecContext.create(self._decoder_name, "r")
+                frames = decoder.decode(av.Packet(data))
+                if frames:
+                    gray = frames[0].to_ndarray(format="gray")
+                    self._on_frame(gray)
+                    self.samples += 1
+            except Exception:
+                logger.warning("video tap: could not decode or examine a sample", exc_info=True)
+            finally:
+                self.decode_seconds += time.thread_time() - started
+
+    def close(self) -> None:
+        self._frames.put(None)

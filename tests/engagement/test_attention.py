@@ -1,0 +1,29 @@
+import numpy as np
+
+from engagement.attention import CameraWatcher
+
+
+def picture(value: int, bar_at: int | None = None) -> np.ndarray:
+    image = np.full((360, 640), value, dtype=np.uint8)
+    if bar_at is not None:
+        image[:, bar_at:bar_at + 40] = 240
+    return image
+
+
+def test_a_black_picture_is_black_and_has_no_face():
+    findings = CameraWatcher().examine(picture(3))
+    assert findings.black and findings.faces == 0 and findings.change is None
+
+
+def test_an_unchanging_picture_is_frozen_and_a_moving_one_is_not():
+    watcher = CameraWatcher()
+    watcher.examine(picture(90, bar_at=0))
+    assert watcher.examine(picture(90, bar_at=0)).frozen
+    moving = watcher.examine(picture(90, bar_at=300))
+    assert not moving.frozen and moving.change > 1
+
+
+def test_noise_alone_is_not_a_face():
+    rng = np.random.default_rng(7)
+    findings = CameraWatcher().examine(rng.integers(0, 255, (360, 640), dtype=np.uint8))
+    assert findings.faces == 0 and not findings.black
