@@ -143,6 +143,7 @@ async def test_chat_hands_reactions_polls_and_visibility_reach_the_pages_and_the
     assert await grace.get_attribute('#poll li[data-option="2"]', "data-correct") is None
     assert await grace.get_attribute('#poll li[data-option="2"]', "data-count") == "1"
     await teacher.wait_for_selector('#poll[data-state="ended"] li[data-option="1"][data-count="1"]', timeout=5_000)
+    assert await teacher.is_enabled('[data-action="create-poll"]')  # the next poll may start
 
     # -- Grace's tab goes out of view: the live panel shows her away ----------------------
     await grace.evaluate(HIDE_PAGE_JS)
@@ -218,3 +219,23 @@ async def test_a_page_joining_mid_class_gets_the_raised_hands_and_the_running_po
     assert await late.page.text_content("#poll .poll-question") == "Ready?"
     # The poll button is off while a poll runs (one at a time).
     assert await teacher.is_disabled('[data-action="create-poll"]')
+
+
+async def test_each_page_reports_its_connection_quality_every_10_s(aula_server: Any, open_page: Any) -> None:
+    session = await aula_server.create_session(title="Quality")
+    people = [("teacher", "Ada Teacher", "instructor"), ("stu-a", "Alan A", "student")]
+    pages = await open_class(aula_server, open_page, session["id"], people)
+    for class_page in pages.values():
+        await class_page.wait_for_phase("joined")
+    await pages["teacher"].wait_playing("stu-a")
+
+    for identity in ("teacher", "stu-a"):
+        event = await aula_server.wait_for_event(session["id"], signal("connection_quality", identity), timeout=15.0)
+        validate(event)
+        data = event["data"]
+        # Loopback: a round trip well under a second, next to no loss.
+        assert data["rtt_ms"] is not None and 0 <= data["rtt_ms"] < 1000, data
+        assert data["packet_loss"] is not None and 0 <= data["packet_loss"] < 0.2, data
+        assert data["jitter_ms"] is not None and data["jitter_ms"] >= 0, data
+    for class_page in pages.values():
+        assert (await class_page.state())["lastError"] is None

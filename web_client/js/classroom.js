@@ -6,10 +6,17 @@
 //   "change"  something in `state` changed (re-render controls, banners)
 //   "notice"  {kind, text}: something the user must read (removed, refused, muted by the instructor)
 //   "toast"   {text, level}: a passing message (server errors)
+// and, for class activity:
+//   "chat"        a chat message as the server sent it
+//   "hands"       `hands` (the raised-hands queue, oldest first) changed
+//   "reaction"    {identity, emoji, ts}
+//   "poll"        `poll` changed (started, live results, your answer, ended)
+//   "engagement"  `engagement` (the instructor's live panel rows) arrived
 
 import { SignalingClient, signalingUrl, FINAL_CLOSE_CODES } from "./signaling.js";
 import { Publisher } from "./publisher.js";
 import { Subscriber } from "./subscriber.js";
+import { measureQuality } from "./quality.js";
 
 /** Connection phases, in `state.phase`. */
 export const Phase = Object.freeze({
@@ -35,6 +42,16 @@ const REFUSAL_TEXT = {
 const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
 const RENEGOTIATION_RETRY_MS = 15_000;
 const SOURCE_PERMISSION = { microphone: "publish_audio", camera: "publish_video", screen: "publish_screen" };
+
+/** The reactions the server accepts (docs/signaling.md, `reaction`). */
+export const REACTIONS = Object.freeze(["👍", "👏", "😂", "😮", "❤️", "🎉", "🤔"]);
+export const CHAT_MAX_CHARS = 2000;
+export const POLL_MIN_OPTIONS = 2;
+export const POLL_MAX_OPTIONS = 8;
+// The server takes `quality` at most every 10 s: a little over, so timer drift never makes it early.
+const QUALITY_INTERVAL_MS = 10_050;
+// Messages the page sends on its own (not on a click): their errors are logged, not shown.
+const BACKGROUND_TYPES = new Set(["visibility", "quality", "update_subscription", "ping"]);
 
 export class Classroom extends EventTarget {
   /**
@@ -69,6 +86,20 @@ export class Classroom extends EventTarget {
     this._lastNegotiationRetry = 0;
     /** camera sid → whether the server forwards it to us now (update_subscription) */
     this._forwarding = new Map();
+
+    /** the raised hands, oldest first: [{identity, name, raised_at}] */
+    this.hands = [];
+    /**
+     * The poll on screen, or null: {poll_id, question, options, status: "running"|"ended",
+     * counts, answered, eligible (moderators' live results), correct, yourAnswer}.
+     */
+    this.poll = null;
+    /** the rows of the last `engagement` message (moderators) */
+    this.engagement = [];
+    this._createdPoll = null; // {question, correct} of the poll this moderator just asked
+    this._qualityTimer = null;
+    this._qualityPrevious = null;
+    this._onPageVisibility = () => this._sendVisibility();
   }
 
   get perms() {
@@ -77,6 +108,11 @@ export class Classroom extends EventTarget {
 
   get sharingScreen() {
     return Boolean(this.media.screenTrack);
+  }
+
+  /** Whether our own hand is in the queue. */
+  get handRaised() {
+    return this.hands.some((hand) => hand.identity === this.claims.identity);
   }
 
   /** A read-only snapshot for tests and debugging (window.aula.state). */
@@ -98,6 +134,10 @@ export class Classroom extends EventTarget {
       subscriberState: this._subscriber?.pc.connectionState ?? null,
       reconnects: this.reconnects,
       lastError: this.lastError,
+      hands: this.hands,
+      handRaised: this.handRaised,
+      poll: this.poll,
+      engagement: this.engagement,
     });
   }
 
@@ -137,6 +177,8 @@ export class Classroom extends EventTarget {
     if (this.phase === Phase.CONNECTING || this.phase === Phase.JOINED) return;
     this._setPhase(Phase.CONNECTING);
     this._showSelf();
+    document.addEventListener("visibilitychange", this._onPageVisibility);
+    this._scheduleQuality();
     this._connect();
   }
 
@@ -224,6 +266,9 @@ export class Classroom extends EventTarget {
   _finish(phase) {
     clearTimeout(this._reconnectTimer);
     this._reconnectTimer = null;
+    clearTimeout(this._qualityTimer);
+    this._qualityTimer = null;
+    document.removeEventListener("visibilitychange", this._onPageVisibility);
     const signaling = this._signaling;
     this._signaling = null;
     signaling?.close(1000, phase);
@@ -275,6 +320,17 @@ export class Classroom extends EventTarget {
       for (const participant of this.participants.values()) this._showParticipant(participant);
       this._setPhase(Phase.JOINED);
       this._publish().catch((error) => this._toast(`Could not publish: ${error.message}`, "error"));
+      this._sendVisibility();
+      // `joined` carries the raised hands and the running poll (a reconnect catches up).
+      const hands = message.hands ?? message.room?.hands ?? [];
+      this._setHands(Array.isArray(hands) ? hands : hands.queue ?? []);
+      const running = message.poll ?? message.room?.poll ?? null;
+      if (running) this._pollStarted(running.poll ?? running);
+      else if (this.poll?.status === "running") {
+        // It ended while we were away; we did not get its results.
+        this.poll = null;
+        this._emit("poll");
+      }
     },
 
     answer(message) {
@@ -353,6 +409,46 @@ export class Classroom extends EventTarget {
       this._emit("change");
     },
 
+    chat(message) {
+      this._emit("chat", message);
+    },
+
+    hands(message) {
+      this._setHands(message.queue ?? []);
+    },
+
+    reaction(message) {
+      this.view.showReaction(message.identity, message.emoji, this.nameOf(message.identity));
+      this._emit("reaction", message);
+    },
+
+    poll_started(message) {
+      this._pollStarted(message.poll ?? message);
+    },
+
+    poll_results(message) {
+      if (!this.poll || this.poll.poll_id !== message.poll_id || this.poll.status !== "running") return;
+      this.poll = { ...this.poll, counts: message.counts ?? null, answered: message.answered ?? null, eligible: message.eligible ?? null };
+      this._emit("poll");
+    },
+
+    poll_ended(message) {
+      if (!this.poll || this.poll.poll_id !== message.poll_id) return; // a poll we never saw
+      this.poll = {
+        ...this.poll,
+        status: "ended",
+        counts: message.counts ?? this.poll.counts,
+        correct: message.correct ?? null,
+        yourAnswer: message.your_answer ?? this.poll.yourAnswer,
+      };
+      this._emit("poll");
+    },
+
+    engagement(message) {
+      this.engagement = message.participants ?? [];
+      this._emit("engagement");
+    },
+
     removed() {
       this._finish(Phase.REMOVED);
       this._notice("removed", "You were removed from the class");
@@ -369,7 +465,11 @@ export class Classroom extends EventTarget {
         // The server could not use our subscriber answer: that negotiation is stuck.
         this._scheduleReconnect(`subscriber answer refused: ${message.code}`, { rateLimited: true });
       }
-      if (this.phase === Phase.JOINED || message.ref_type) this._toast(message.message || message.code, "error");
+      if (BACKGROUND_TYPES.has(message.ref_type)) {
+        console.warn(`aula: the server refused ${message.ref_type}: ${message.code} ${message.message ?? ""}`);
+      } else if (this.phase === Phase.JOINED || message.ref_type) {
+        this._toast(message.message || message.code, "error");
+      }
       this._emit("change");
     },
   };
@@ -459,7 +559,7 @@ export class Classroom extends EventTarget {
     }
   }
 
-  /** Moderator actions on another participant: "mute" (microphone) or "remove". */
+  /** Moderator actions on another participant: "mute" (microphone), "remove" or "lower_hand". */
   moderate(action, identity) {
     if (!this.perms.moderate) return;
     const message = { type: "moderate", action, identity };
@@ -470,6 +570,127 @@ export class Classroom extends EventTarget {
   toggleLock() {
     if (!this.perms.moderate || !this.room) return;
     this._signaling?.send({ type: "moderate", action: this.room.locked ? "unlock" : "lock" });
+  }
+
+  // ---- class activity: chat, hands, reactions, polls ---------------------------------------
+
+  /** Send a chat message to everyone, or privately `to` one identity. Returns whether it went out. */
+  sendChat(text, to = null) {
+    const body = String(text ?? "").trim();
+    if (!body || body.length > CHAT_MAX_CHARS || this.phase !== Phase.JOINED) return false;
+    const message = { type: "chat", text: body };
+    if (to) message.to = to;
+    return Boolean(this._signaling?.send(message));
+  }
+
+  /** Raise or lower our own hand; the server answers with `hands`. */
+  setHand(raised) {
+    return Boolean(this._signaling?.send({ type: "hand", raised: Boolean(raised) }));
+  }
+
+  toggleHand() {
+    return this.setHand(!this.handRaised);
+  }
+
+  react(emoji) {
+    if (!REACTIONS.includes(emoji)) return false;
+    return Boolean(this._signaling?.send({ type: "reaction", emoji }));
+  }
+
+  /** Start a poll (moderators): `correct` is the index of the right option, or null. */
+  createPoll({ question, options, correct = null }) {
+    if (!this.perms.moderate) return false;
+    const text = String(question ?? "").trim();
+    const choices = (options ?? []).map((option) => String(option).trim()).filter(Boolean);
+    if (!text || choices.length < POLL_MIN_OPTIONS || choices.length > POLL_MAX_OPTIONS) return false;
+    const message = { type: "poll_create", question: text, options: choices };
+    if (Number.isInteger(correct) && correct >= 0 && correct < choices.length) message.correct = correct;
+    const sent = Boolean(this._signaling?.send(message));
+    if (sent) this._createdPoll = { question: text, correct: message.correct ?? null };
+    return sent;
+  }
+
+  /** Answer the running poll; answering again replaces the answer. */
+  answerPoll(option) {
+    const poll = this.poll;
+    if (!poll || poll.status !== "running" || !Number.isInteger(option)) return false;
+    if (option < 0 || option >= poll.options.length) return false;
+    if (!this._signaling?.send({ type: "poll_answer", poll_id: poll.poll_id, option })) return false;
+    this.poll = { ...poll, yourAnswer: option };
+    this._emit("poll");
+    return true;
+  }
+
+  endPoll() {
+    if (!this.perms.moderate || this.poll?.status !== "running") return false;
+    return Boolean(this._signaling?.send({ type: "poll_end", poll_id: this.poll.poll_id }));
+  }
+
+  /** Put an ended poll's results away. */
+  dismissPoll() {
+    if (this.poll?.status !== "ended") return;
+    this.poll = null;
+    this._emit("poll");
+  }
+
+  _setHands(queue) {
+    this.hands = queue.filter((hand) => hand && typeof hand.identity === "string");
+    this.view.setHands(this.hands.map((hand) => hand.identity));
+    this._emit("hands");
+    this._emit("change");
+  }
+
+  _pollStarted(poll) {
+    if (!poll?.poll_id) return;
+    const same = this.poll?.poll_id === poll.poll_id ? this.poll : null;
+    const created = this._createdPoll?.question === poll.question ? this._createdPoll : null;
+    if (created) this._createdPoll = null;
+    this.poll = {
+      poll_id: poll.poll_id,
+      question: poll.question ?? "",
+      options: poll.options ?? [],
+      status: "running",
+      counts: same?.counts ?? null,
+      answered: same?.answered ?? null,
+      eligible: same?.eligible ?? null,
+      // Only the moderator who asked knows the right answer before the end.
+      correct: poll.correct ?? created?.correct ?? same?.correct ?? null,
+      yourAnswer: same?.yourAnswer ?? null,
+    };
+    this._emit("poll");
+  }
+
+  /** A participant's display name (ours included). */
+  nameOf(identity) {
+    if (identity === this.claims.identity) return this.claims.name;
+    return this.participants.get(identity)?.name ?? identity;
+  }
+
+  // ---- what the browser reports: page visibility, connection quality ------------------------
+
+  _sendVisibility() {
+    if (this.phase !== Phase.JOINED) return;
+    this._signaling?.send({ type: "visibility", visible: document.visibilityState !== "hidden" });
+  }
+
+  _scheduleQuality() {
+    clearTimeout(this._qualityTimer);
+    this._qualityTimer = setTimeout(() => this._reportQuality(), QUALITY_INTERVAL_MS);
+  }
+
+  async _reportQuality() {
+    try {
+      const connections = [this._subscriber?.pc, this._publisher?.pc].filter(Boolean);
+      if (this.phase === Phase.JOINED && connections.length) {
+        const { report, sample } = await measureQuality(connections, this._qualityPrevious);
+        this._qualityPrevious = sample;
+        if (Object.keys(report).length) this._signaling?.send({ type: "quality", ...report });
+      }
+    } catch (error) {
+      console.warn("aula: could not measure connection quality", error);
+    } finally {
+      if (this._qualityTimer !== null) this._scheduleQuality();
+    }
   }
 
   // ---- drawing -----------------------------------------------------------------------------

@@ -7,8 +7,13 @@
 import { readJoinToken } from "./token.js";
 import { LocalMedia } from "./local_media.js";
 import { RoomView } from "./room_view.js";
-import { Classroom, Phase } from "./classroom.js";
+import { Classroom, Phase, REACTIONS, POLL_MIN_OPTIONS, POLL_MAX_OPTIONS } from "./classroom.js";
 import { icon } from "./icons.js";
+import { ChatPanel } from "./chat_panel.js";
+import { HandsQueue } from "./hands_queue.js";
+import { ReactionPicker } from "./reaction_picker.js";
+import { PollCard, PollDialog } from "./poll_view.js";
+import { LivePanel } from "./live_panel.js";
 
 const $ = (selector) => document.querySelector(selector);
 const TOAST_MS = 6000;
@@ -58,15 +63,19 @@ async function boot() {
     stats: () => classroom.stats(),
   });
 
-  wireControls(classroom);
-  classroom.addEventListener("change", () => render(classroom));
+  const activity = wireActivity(classroom);
+  wireControls(classroom, activity);
+  classroom.addEventListener("change", () => {
+    render(classroom, activity);
+    activity.refresh();
+  });
   classroom.addEventListener("notice", (event) => showNotice(event.detail));
   classroom.addEventListener("toast", (event) => showToast(event.detail));
 
   $("#prejoin-name").textContent = claims.name;
   $("#prejoin-role").textContent = claims.role;
   $("#self-label").textContent = `${claims.name} · ${claims.role}`;
-  render(classroom);
+  render(classroom, activity);
 
   const problems = await media.start({ audio: claims.perms.publish_audio, video: claims.perms.publish_video });
   if (problems.length) {
@@ -76,24 +85,170 @@ async function boot() {
   if (params.get("autojoin") === "1") {
     classroom.join();
   } else {
-    render(classroom);
+    render(classroom, activity);
     $("#join-button").focus();
   }
 }
 
-function wireControls(classroom) {
+/**
+ * The class-activity views (chat, hands, reactions, polls, the live panel), fed by the
+ * classroom's events. Returns what the controls and render() need.
+ */
+function wireActivity(classroom) {
+  const moderator = Boolean(classroom.perms.moderate);
+  const selfIdentity = classroom.claims.identity;
+  const nameOf = (identity) => classroom.nameOf(identity);
+  const rerender = () => render(classroom, activity);
+
+  const chat = new ChatPanel({
+    root: $("#chat"),
+    selfIdentity,
+    nameOf,
+    onSend: (text, to) => classroom.sendChat(text, to),
+    onChange: () => {
+      rerender();
+      updateSidebar();
+    },
+  });
+  $('#chat [data-action="send-chat"]').append(icon("send"));
+  const hands = new HandsQueue({ root: $("#hands"), onLower: (identity) => classroom.moderate("lower_hand", identity) });
+  const reactions = new ReactionPicker({
+    button: $('[data-action="toggle-reactions"]'),
+    menu: $("#reactions"),
+    reactions: REACTIONS,
+    onPick: (emoji) => classroom.react(emoji),
+  });
+  $('[data-action="toggle-reactions"]').append(icon("react"), label("React"));
+  const pollCard = new PollCard({
+    root: $("#poll"),
+    onAnswer: (option) => classroom.answerPoll(option),
+    onEnd: () => classroom.endPoll(),
+    onDismiss: () => {
+      classroom.dismissPoll();
+      $('#controls [data-action="toggle-chat"]')?.focus();
+    },
+  });
+  const pollDialog = new PollDialog({
+    dialog: $("#poll-dialog"),
+    minOptions: POLL_MIN_OPTIONS,
+    maxOptions: POLL_MAX_OPTIONS,
+    onCreate: (poll) => classroom.createPoll(poll),
+  });
+  const panel = new LivePanel({ root: $("#panel") });
+  const closePanel = ({ restoreFocus = false } = {}) => {
+    if ($("#panel").hidden) return;
+    $("#panel").hidden = true;
+    rerender();
+    updateSidebar();
+    if (restoreFocus) $('#controls [data-action="toggle-panel"]').focus();
+  };
+  $('#panel [data-action="close-panel"]').addEventListener("click", () => closePanel({ restoreFocus: true }));
+  $("#panel").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closePanel({ restoreFocus: true });
+  });
+
+  let handsBefore = new Set();
+  classroom.addEventListener("chat", (event) => chat.add(event.detail));
+  classroom.addEventListener("hands", () => {
+    hands.render(classroom.hands, { moderator });
+    if (moderator) {
+      for (const hand of classroom.hands) {
+        if (!handsBefore.has(hand.identity)) announce(`${hand.name || hand.identity} raised a hand`);
+      }
+    }
+    handsBefore = new Set(classroom.hands.map((hand) => hand.identity));
+    updateSidebar();
+  });
+  let pollBefore = null;
+  classroom.addEventListener("poll", () => {
+    const poll = classroom.poll;
+    pollCard.render(poll, { moderator });
+    panel.refresh({ poll });
+    if (poll && (poll.poll_id !== pollBefore?.poll_id || poll.status !== pollBefore?.status)) {
+      announce(poll.status === "running" ? `New poll: ${poll.question}` : `The poll is over: ${poll.question}`);
+    }
+    pollBefore = poll;
+    rerender(); // the "Poll" button is off while one runs
+    updateSidebar();
+  });
+  classroom.addEventListener("engagement", () => {
+    panel.render({ participants: classroom.engagement, speakers: classroom.speakers, poll: classroom.poll });
+  });
+
+  function updateSidebar() {
+    const inRoom = [Phase.CONNECTING, Phase.JOINED, Phase.RECONNECTING].includes(classroom.phase);
+    $("#sidebar").hidden = !inRoom || [...$("#sidebar").children].every((section) => section.hidden);
+  }
+
+  let recipientsKey = "";
+  const activity = {
+    chat,
+    reactions,
+    moderator,
+    toggleChat: () => {
+      chat.toggle();
+      updateSidebar();
+    },
+    togglePanel: () => {
+      if (!moderator) return;
+      if (!$("#panel").hidden) {
+        closePanel();
+        return;
+      }
+      $("#panel").hidden = false;
+      panel.render({ participants: classroom.engagement, speakers: classroom.speakers, poll: classroom.poll });
+      rerender();
+      updateSidebar();
+      $("#panel").focus();
+    },
+    createPoll: () => moderator && pollDialog.open($('#controls [data-action="create-poll"]')),
+    /** Called on every classroom "change": who can be written to, who speaks, the sidebar. */
+    refresh() {
+      // Students write privately to the instructors; moderators to anyone.
+      const people = [...classroom.participants.values()]
+        .filter((p) => moderator || p.role === "instructor")
+        .map((p) => ({ identity: p.identity, name: p.name || p.identity }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      const key = JSON.stringify(people);
+      if (key !== recipientsKey) {
+        recipientsKey = key;
+        chat.setRecipients(people);
+      }
+      if (panel.isOpen) panel.refresh({ speakers: classroom.speakers });
+      if ([Phase.REMOVED, Phase.LEFT, Phase.REFUSED].includes(classroom.phase)) {
+        reactions.close();
+        pollDialog.close();
+      }
+      updateSidebar();
+    },
+  };
+  return activity;
+}
+
+/** Say `text` to screen readers (a polite live region). */
+function announce(text) {
+  const region = $("#announcer");
+  region.textContent = "";
+  setTimeout(() => (region.textContent = text), 50);
+}
+
+function wireControls(classroom, activity) {
   const actions = {
     join: () => classroom.join(),
     "toggle-mic": () => {
       classroom.toggleMic();
-      render(classroom);
+      render(classroom, activity);
     },
     "toggle-camera": () => {
       classroom.toggleCamera();
-      render(classroom);
+      render(classroom, activity);
     },
     "toggle-screen": () => (classroom.sharingScreen ? classroom.stopScreenShare() : classroom.startScreenShare()),
     "toggle-lock": () => classroom.toggleLock(),
+    "toggle-hand": () => classroom.toggleHand(),
+    "toggle-chat": () => activity.toggleChat(),
+    "toggle-panel": () => activity.togglePanel(),
+    "create-poll": () => activity.createPoll(),
     leave: () => classroom.leave(),
     retry: () => {
       hideNotice();
@@ -114,7 +269,7 @@ function wireControls(classroom) {
 }
 
 /** Bring the page's chrome in line with the classroom's state. */
-function render(classroom) {
+function render(classroom, activity) {
   const { phase, perms, media, room } = {
     phase: classroom.phase,
     perms: classroom.perms,
@@ -164,9 +319,44 @@ function render(classroom) {
   lock.disabled = phase !== Phase.JOINED;
   lock.setAttribute("aria-label", locked ? "Unlock room" : "Lock room");
   setToggle(lock, { on: locked, icons: ["lock", "unlock"], text: locked ? "Unlock room" : "Lock room" });
+  renderActivityControls(classroom, activity, { inRoom, joined: phase === Phase.JOINED });
   const leave = $('[data-action="leave"]');
   leave.hidden = !inRoom;
   if (!leave.childElementCount) leave.append(icon("leave"), label("Leave"));
+}
+
+function renderActivityControls(classroom, activity, { inRoom, joined }) {
+  const moderator = activity.moderator;
+  const hand = $('[data-action="toggle-hand"]');
+  hand.hidden = moderator || !inRoom;
+  setToggle(hand, { on: classroom.handRaised, disabled: !joined, icons: ["hand", "hand"], text: classroom.handRaised ? "Lower hand" : "Raise hand" });
+
+  $("#controls .picker").hidden = !inRoom;
+  $('[data-action="toggle-reactions"]').disabled = !joined;
+  if (!joined) activity.reactions.close();
+
+  const chatButton = $('[data-action="toggle-chat"]');
+  chatButton.hidden = !inRoom;
+  const unread = activity.chat.unread;
+  setToggle(chatButton, { on: activity.chat.isOpen, icons: ["chat", "chat"], text: "Chat" });
+  chatButton.setAttribute("aria-label", unread ? `Chat, ${unread} unread` : "Chat");
+  chatButton.dataset.unread = String(unread);
+  if (unread) {
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.setAttribute("aria-hidden", "true");
+    badge.textContent = unread > 99 ? "99+" : String(unread);
+    chatButton.append(badge);
+  }
+
+  const createPoll = $('[data-action="create-poll"]');
+  createPoll.hidden = !moderator || !inRoom;
+  createPoll.disabled = !joined || classroom.poll?.status === "running";
+  if (!createPoll.childElementCount) createPoll.append(icon("poll"), label("Poll"));
+
+  const panelButton = $('[data-action="toggle-panel"]');
+  panelButton.hidden = !moderator || !inRoom;
+  setToggle(panelButton, { on: !$("#panel").hidden, icons: ["panel", "panel"], text: "Live panel" });
 }
 
 function setToggle(button, { on, disabled = false, icons: [onIcon, offIcon], text }) {

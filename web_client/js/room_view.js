@@ -3,15 +3,20 @@
 // Public DOM contract (tests and kiosks rely on it):
 //   tile:    [data-identity="<identity>"]  with data-role, data-self (own tile),
 //            data-mic-muted, data-camera-off, data-speaking ("true" / "false"),
-//            data-visible ("false" once scrolled out of view: its video is then paused)
+//            data-visible ("false" once scrolled out of view: its video is then paused),
+//            data-hand ("true" while the participant's hand is raised: a hand .tile-hand shows)
 //            └ video   the participant's camera (always muted; autoplay, playsinline)
 //            └ audio   the participant's microphone (remote tiles only)
 //            └ button[data-action="moderate-mute"], button[data-action="moderate-remove"]
 //              (moderators only, on students' and observers' tiles)
+//            └ .tile-reaction  a received reaction, floating for a few seconds
 //   screen:  [data-screen-of="<identity>"] video   inside #stage
 // RoomView only draws: it holds no connection state and sends nothing itself.
 
 import { icon } from "./icons.js";
+
+const REACTION_MS = 2600;
+const MAX_FLOATING_REACTIONS = 6;
 
 export class RoomView {
   /**
@@ -31,6 +36,8 @@ export class RoomView {
     this._moderator = false;
     /** identity → tile element */
     this._tiles = new Map();
+    /** identities whose hand is raised */
+    this._hands = new Set();
     this._observer =
       onVisibility && "IntersectionObserver" in window
         ? new IntersectionObserver((entries) => {
@@ -76,6 +83,7 @@ export class RoomView {
         this._observer?.observe(tile);
       }
     }
+    tile.dataset.hand = String(this._hands.has(participant.identity));
     const name = participant.name || participant.identity;
     const role = participant.role || "student";
     tile.dataset.role = role;
@@ -157,6 +165,29 @@ export class RoomView {
     for (const [identity, tile] of this._tiles) tile.dataset.speaking = String(speaking.has(identity));
   }
 
+  /** Show the ✋ on the tiles of the identities whose hand is raised. */
+  setHands(identities) {
+    this._hands = new Set(identities);
+    for (const [identity, tile] of this._tiles) tile.dataset.hand = String(this._hands.has(identity));
+  }
+
+  /** Float `emoji` over the participant's tile for a moment. */
+  showReaction(identity, emoji, name = identity) {
+    const tile = this._tiles.get(identity);
+    if (!tile || typeof emoji !== "string") return;
+    const layer = tile.querySelector(".tile-reactions");
+    while (layer.childElementCount >= MAX_FLOATING_REACTIONS) layer.firstElementChild.remove();
+    const float = document.createElement("span");
+    float.className = "tile-reaction";
+    float.dataset.emoji = emoji;
+    float.setAttribute("role", "img");
+    float.setAttribute("aria-label", `${name} reacted ${emoji}`);
+    float.textContent = emoji;
+    float.style.setProperty("--drift", `${Math.round(Math.random() * 60 - 30)}px`);
+    layer.append(float);
+    setTimeout(() => float.remove(), REACTION_MS);
+  }
+
   /** Remove every tile and screen. */
   clear() {
     for (const identity of this.identities()) this.removeParticipant(identity);
@@ -174,6 +205,7 @@ export class RoomView {
     tile.dataset.micMuted = "false";
     tile.dataset.cameraOff = "false";
     tile.dataset.speaking = "false";
+    tile.dataset.hand = "false";
     if (isSelf) tile.dataset.self = "true";
 
     const video = mediaElement("video");
@@ -197,9 +229,18 @@ export class RoomView {
     const cameraOff = indicator("cameraOff", "camera-off", "Camera off");
     bar.append(name, badge, micOff, cameraOff);
 
+    const hand = document.createElement("span");
+    hand.className = "tile-hand";
+    hand.setAttribute("role", "img");
+    hand.setAttribute("aria-label", "Hand raised");
+    hand.title = "Hand raised";
+    hand.append(icon("hand"));
+    const reactions = document.createElement("div");
+    reactions.className = "tile-reactions";
+
     const moderation = document.createElement("div");
     moderation.className = "tile-moderation";
-    tile.append(bar, moderation);
+    tile.append(hand, reactions, bar, moderation);
     return tile;
   }
 
