@@ -68,6 +68,7 @@ from media.keyframes import starts_vp8_keyframe
 from media.publication import Publication
 from server.app import create_app
 from server.config import Settings
+from client.browser import CHROMIUM, CHROMIUM_ARGS
 
 from .class_size import LOOPBACK, free_port, iso, percentile, start_redis
 
@@ -75,21 +76,6 @@ logger = logging.getLogger("benchmarks.frame_assembly")
 
 API_KEY = "bench-api-key"
 SECRET = "bench-secret-that-is-long-enough-for-hs256-signing"
-CHROMIUM = "/usr/bin/chromium"
-# As tests/web_client/conftest.py launches it.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--allow-loopback-in-peer-connection",
-]
 # abs-send-time: 6.18 fixed-point seconds in 24 bits (wraps every 64 s).
 ABS_SEND_TIME_UNIT = 1 / (1 << 18)
 ABS_SEND_TIME_WRAP = 1 << 24

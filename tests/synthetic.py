@@ -41,18 +41,19 @@ class ColourTrack(MediaStreamTrack):
         return frame
 
 
-class ToneTrack(MediaStreamTrack):
-    """A sine tone; `silent_between` gives (on, off) seconds to alternate tone and silence."""
+class PacedAudioTrack(MediaStreamTrack):
+    """20 ms frames of 48 kHz mono in real time; subclasses say what the samples are."""
 
     kind = "audio"
 
-    def __init__(self, frequency: float, amplitude: float = 0.3) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._frequency = frequency
-        self._amplitude = amplitude
         self._samples = int(AUDIO_RATE * AUDIO_PTIME)
         self._start: float | None = None
         self._count = 0
+
+    def samples(self, first: int, count: int) -> np.ndarray:
+        raise NotImplementedError
 
     async def recv(self) -> AudioFrame:
         if self._start is None:
@@ -60,14 +61,26 @@ class ToneTrack(MediaStreamTrack):
         due = self._start + self._count * AUDIO_PTIME
         await asyncio.sleep(max(0.0, due - time.monotonic()))
         first = self._count * self._samples
-        t = (np.arange(first, first + self._samples) / AUDIO_RATE)
-        wave = (self._amplitude * 32767 * np.sin(2 * math.pi * self._frequency * t)).astype(np.int16)
-        frame = AudioFrame.from_ndarray(wave.reshape(1, -1), format="s16", layout="mono")
+        chunk = self.samples(first, self._samples)
+        frame = AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = AUDIO_RATE
         frame.pts = first
         frame.time_base = fractions.Fraction(1, AUDIO_RATE)
         self._count += 1
         return frame
+
+
+class ToneTrack(PacedAudioTrack):
+    """A sine tone."""
+
+    def __init__(self, frequency: float, amplitude: float = 0.3) -> None:
+        super().__init__()
+        self._frequency = frequency
+        self._amplitude = amplitude
+
+    def samples(self, first: int, count: int) -> np.ndarray:
+        t = np.arange(first, first + count) / AUDIO_RATE
+        return (self._amplitude * 32767 * np.sin(2 * math.pi * self._frequency * t)).astype(np.int16)
 
 
 def dominant_frequency(samples: np.ndarray, rate: int) -> float:
@@ -119,32 +132,16 @@ def espeak(text: str, rate: int = AUDIO_RATE) -> np.ndarray:
     return np.interp(positions, np.arange(len(samples)), samples).astype(np.int16)
 
 
-class PcmTrack(MediaStreamTrack):
+class PcmTrack(PacedAudioTrack):
     """Plays a PCM buffer in real time, then silence."""
-
-    kind = "audio"
 
     def __init__(self, pcm: np.ndarray) -> None:
         super().__init__()
         self._pcm = pcm
-        self._samples = int(AUDIO_RATE * AUDIO_PTIME)
-        self._start: float | None = None
-        self._count = 0
 
-    async def recv(self) -> AudioFrame:
-        if self._start is None:
-            self._start = time.monotonic()
-        due = self._start + self._count * AUDIO_PTIME
-        await asyncio.sleep(max(0.0, due - time.monotonic()))
-        first = self._count * self._samples
-        chunk = self._pcm[first:first + self._samples]
-        chunk = np.pad(chunk, (0, self._samples - len(chunk)))
-        frame = AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = AUDIO_RATE
-        frame.pts = first
-        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
-        self._count += 1
-        return frame
+    def samples(self, first: int, count: int) -> np.ndarray:
+        chunk = self._pcm[first:first + count]
+        return np.pad(chunk, (0, count - len(chunk)))
 
 
 class MovingTrack(ColourTrack):
