@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from events.event import iso
+
 
 class HandQueue:
     def __init__(self) -> None:
@@ -23,5 +25,5 @@ class HandQueue:
         return identity in self._raised
 
     def queue(self) -> list[dict[str, Any]]:
-        return [{"identity": identity, "name": name, "raised_at": at}
+        return [{"identity": identity, "name": name, "raised_at": iso(at)}
                 for identity, (name, at) in self._raised.items()]

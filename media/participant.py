@@ -18,6 +18,8 @@ from aiortc import (
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import candidate_from_sdp
 
+from events.event import iso
+
 from . import aiortc_hooks
 from .exceptions import MediaError, NegotiationError, NotFound, PermissionDenied
 from .ice_policy import IcePolicy
@@ -78,7 +80,7 @@ class Participant:
     def describe(self) -> dict[str, Any]:
         return {
             "identity": self.identity, "name": self.name, "role": self.role.value,
-            "sid": self.sid, "joined_at": self.joined_at,
+            "sid": self.sid, "joined_at": iso(self.joined_at),
             "tracks": [p.describe() for p in self.publications.values()],
         }
 

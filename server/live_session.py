@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 REACTIONS = ("👍", "👏", "😂", "😮", "❤️", "🎉", "🤔")
 MAX_CHAT_CHARS = 2000
 QUALITY_INTERVAL_S = 10.0
+# How long a shutdown waits for a session's queued events to be published (or outboxed).
+CLOSE_TIMEOUT_S = 5.0
 
 Job = Callable[[], Awaitable[None]]
 
@@ -109,10 +111,19 @@ class LiveSession(RoomObserver):
             self.room = sfu.room(self.session.id, self.session.title, observer=self)
         return self.room
 
-    def joined_extra(self) -> dict[str, Any]:
-        """What a newcomer's `joined` message carries besides the room itself."""
-        return {"hands": self.hands.queue(),
-                "poll": self.poll.public() if self.poll is not None else None}
+    def joined_extra(self, identity: str, moderator: bool) -> dict[str, Any]:
+        """What a newcomer's `joined` message carries besides the room itself: the hands
+        queue and the running poll (with the answer this identity gave before a reload)."""
+        poll = None
+        if self.poll is not None:
+            poll = {**self._poll_for(moderator), "your_answer": self.poll.answers.get(identity)}
+        return {"hands": self.hands.queue(), "poll": poll}
+
+    def _poll_for(self, moderator: bool) -> dict[str, Any]:
+        """The running poll as a participant sees it: moderators also see the correct answer."""
+        assert self.poll is not None
+        poll = self.poll.public()
+        return {**poll, "correct": self.poll.correct} if moderator else poll
 
     def participant_joined(self, participant: Participant, rejoin: bool) -> None:
         now = time.time()
@@ -145,7 +156,8 @@ class LiveSession(RoomObserver):
         now = time.time()
         activity = self.activity.activity(participant.identity)
         activity.visible.set(False, now)
-        if self.hands.lower(participant.identity):
+        # A reload (replaced) is the same person coming straight back: the hand stays up.
+        if reason != "replaced" and self.hands.lower(participant.identity):
             self._broadcast_hands()
         self._jobs.put_nowait(lambda: self._record_leave(participant, reason, now))
 
@@ -297,7 +309,10 @@ class LiveSession(RoomObserver):
         self.emit(EventType.POLL_STARTED, {"poll_id": poll.id, "question": poll.question,
                                            "options": poll.options, "correct": poll.correct},
                   moderator.identity)
-        self._require_room().broadcast({"type": "poll_started", "poll": poll.public()})
+        for participant in self._require_room().participants.values():
+            participant.signal({"type": "poll_started",
+                                "poll": self._poll_for(participant.permissions.moderate)})
+        self._send_poll_results(poll)
         return poll
 
     def poll_answer(self, participant: Participant, poll_id: str, option: int) -> None:
@@ -438,6 +453,19 @@ class LiveSession(RoomObserver):
 
     # -- the end --------------------------------------------------------------------------
 
+    async def close(self) -> None:
+        """Stop this node's work on the session without ending the class (a shutdown: after a
+        restart, or on another node, the class goes on). Jobs already queued still run."""
+        for ticker in self._tickers:
+            ticker.cancel()
+        await asyncio.gather(*self._tickers, return_exceptions=True)
+        if not self._worker.done():
+            self._jobs.put_nowait(None)
+            try:
+                await asyncio.wait_for(self._worker, CLOSE_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                logger.warning("session %s: jobs still pending at shutdown", self.session.id)
+
     async def end(self, reason: str) -> None:
         """Close the room, then publish the final snapshots, the attendance summary and
         session.ended, in that order."""
@@ -458,9 +486,7 @@ class LiveSession(RoomObserver):
         self.emit(EventType.SESSION_ENDED, {
             "ended_at": iso(now), "reason": reason,
             "duration_s": round(now - self.opened_at, 3) if self.opened_at else 0.0}, at=now)
-        await self.drain()
-        self._jobs.put_nowait(None)
-        await self._worker
+        await self.close()
 
 
 class LiveSessions:
@@ -558,3 +584,5 @@ class LiveSessions:
 
     async def close(self) -> None:
         await self.timers.close()
+        await asyncio.gather(*(live.close() for live in self._live.values()))
+        self._live.clear()

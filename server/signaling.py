@@ -109,7 +109,9 @@ async def rtc_socket(request: web.Request) -> web.StreamResponse:
     live, room = context.live.open_room(session)
     try:
         participant = await room.join(grant.identity, grant.name, grant.role, grant.permissions,
-                                      connection.send, joined_extra=live.joined_extra())
+                                      connection.send,
+                                      joined_extra=live.joined_extra(grant.identity,
+                                                                     grant.permissions.moderate))
     except JoinRefused as exc:
         return await refuse(exc.code, str(exc), CLOSE_REFUSED)
     call = Call(room, live, participant, context.live)

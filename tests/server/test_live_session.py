@@ -188,15 +188,23 @@ async def test_signals_and_the_explained_score(aula_server):
         await teacher.send({"type": "poll_create", "question": "2 + 2?", "options": ["3", "4"], "correct": 1})
         started = await ana.wait_for(lambda m: m["type"] == "poll_started")
         assert "correct" not in started["poll"]
+        asked = await teacher.wait_for(lambda m: m["type"] == "poll_started")
+        assert asked["poll"]["correct"] == 1  # moderators see the answer, students do not
         await ana.send({"type": "poll_answer", "poll_id": started["poll"]["poll_id"], "option": 1})
-        results = await teacher.wait_for(lambda m: m["type"] == "poll_results")
+        results = await teacher.wait_for(lambda m: m["type"] == "poll_results" and m["answered"])
         assert results["counts"] == [0, 1] and results["eligible"] == 2
+        reloaded = RtcClient(aula_server.base_url, (await aula_server.token(session["id"], "ana"))["token"])
+        rejoined = await reloaded.connect()  # a reload mid-poll keeps the answer on screen
+        assert rejoined["poll"]["your_answer"] == 1 and "correct" not in rejoined["poll"]
+        await ana.close()
+        ana = reloaded
         await ben.send({"type": "reaction", "emoji": "🦄"})
         error = await ben.wait_for(lambda m: m["type"] == "error")
         assert error["code"] == "bad_message"
-        panel = await teacher.wait_for(lambda m: m["type"] == "engagement", timeout=8)
+        panel = await teacher.wait_for(lambda m: m["type"] == "engagement" and any(
+            row["identity"] == "ana" and row["score"] == 80.0 for row in m["participants"]), timeout=12)
         rows = {row["identity"]: row for row in panel["participants"]}
-        assert rows["ana"]["hand_raised"] is True
+        assert rows["ana"]["hand_raised"] is True  # kept through the reload
         assert rows["ana"]["score_parts"] == {"talk": 0.0, "chat": 20.0, "hands": 20.0,
                                               "reactions": 20.0, "polls": 20.0}
         assert rows["ana"]["score"] == 80.0
