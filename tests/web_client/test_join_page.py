@@ -160,3 +160,23 @@ async def test_a_tile_scrolled_out_of_view_stops_receiving_video_until_it_is_bac
     await teacher.page.wait_for_selector(f'{tile("stu-a")}[data-visible="true"]', state="attached", timeout=5_000)
     await teacher.wait_playing("stu-a")
     assert await camera_packets(teacher, "stu-a") > before
+
+
+async def test_the_instructor_ends_the_class_for_everyone(aula_server: Any, open_page: Any) -> None:
+    session = await aula_server.create_session(
+        roster=[{"identity": "stu-a", "name": "Student A"}, {"identity": "stu-b", "name": "Student B"}])
+    pages = await open_class(aula_server, open_page, session["id"],
+                             [("teacher", "Teacher", "instructor"), ("stu-a", "Student A", "student")])
+    teacher, student = pages["teacher"], pages["stu-a"]
+    await teacher.wait_for_phase("joined")
+    await student.wait_for_phase("joined")
+    assert await student.page.locator('[data-action="end-class"]').is_hidden()
+    teacher.page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await teacher.page.click('[data-action="end-class"]')
+    for page in (teacher, student):
+        await page.page.wait_for_selector('#notice[data-kind="ended"]', state="visible", timeout=10_000)
+    summary = await aula_server.wait_for_event(session["id"], lambda e: e["type"] == "attendance.summary")
+    categories = {r["identity"]: r["category"] for r in summary["data"]["records"]}
+    assert categories == {"stu-a": "present", "stu-b": "unexcused_absence", "teacher": "present"}
+    ended = await aula_server.wait_for_event(session["id"], lambda e: e["type"] == "session.ended")
+    assert ended["data"]["reason"] == "instructor"

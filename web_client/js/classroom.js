@@ -282,12 +282,15 @@ export class Classroom extends EventTarget {
   _endedByServer(reason) {
     const text = {
       room_closed: "The class has ended.",
+      session_ended: "The class has ended.",
+      server_shutdown: "The server is restarting. Rejoin in a moment.",
       replaced: "You joined this class from another window; this one is disconnected.",
       removed: "You were removed from the class",
     }[reason] ?? "The server ended your connection to the class.";
     const phase = reason === "removed" ? Phase.REMOVED : Phase.LEFT;
     this._finish(phase);
-    this._notice(reason === "removed" ? "removed" : reason === "room_closed" ? "ended" : "left", text);
+    const ended = reason === "room_closed" || reason === "session_ended";
+    this._notice(reason === "removed" ? "removed" : ended ? "ended" : "left", text);
   }
 
   _closeConnections() {
@@ -565,6 +568,12 @@ export class Classroom extends EventTarget {
     const message = { type: "moderate", action, identity };
     if (action === "mute") message.source = "microphone";
     this._signaling?.send(message);
+  }
+
+  /** End the class for everyone (attendance summary, session.ended), as the API's end does. */
+  endClass() {
+    if (!this.perms.moderate || this.phase !== Phase.JOINED) return;
+    this._signaling?.send({ type: "moderate", action: "end_class" });
   }
 
   toggleLock() {

@@ -250,6 +250,9 @@ function wireControls(classroom, activity) {
     "toggle-panel": () => activity.togglePanel(),
     "create-poll": () => activity.createPoll(),
     leave: () => classroom.leave(),
+    "end-class": () => {
+      if (window.confirm("End the class for everyone?")) classroom.endClass();
+    },
     retry: () => {
       hideNotice();
       classroom.retry();
@@ -323,6 +326,10 @@ function render(classroom, activity) {
   const leave = $('[data-action="leave"]');
   leave.hidden = !inRoom;
   if (!leave.childElementCount) leave.append(icon("leave"), label("Leave"));
+  const end = $('[data-action="end-class"]');
+  end.hidden = !(perms.moderate && inRoom);
+  end.disabled = phase !== Phase.JOINED;
+  if (!end.childElementCount) end.append(icon("leave"), label("End class"));
 }
 
 function renderActivityControls(classroom, activity, { inRoom, joined }) {
