@@ -160,3 +160,20 @@ class MovingTrack(ColourTrack):
             return await super().recv()
         finally:
             self._image = original
+
+
+class PictureTrack(ColourTrack):
+    """A camera showing one still picture (RGB), centred on a dark 640x480 frame."""
+
+    def __init__(self, picture: np.ndarray, fps: int = 30) -> None:
+        super().__init__((20, 20, 20), 640, 480, fps)
+        height, width = picture.shape[:2]
+        top, left = (480 - height) // 2, (640 - width) // 2
+        self._image[top:top + height, left:left + width] = picture[:480, :640]
+
+
+def face_photo() -> np.ndarray:
+    """A photograph of a person (Eileen Collins, from scikit-image's bundled data)."""
+    from skimage import data
+
+    return data.astronaut()[:480]

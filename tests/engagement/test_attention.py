@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 
 from engagement.attention import CameraWatcher
@@ -27,3 +28,11 @@ def test_noise_alone_is_not_a_face():
     rng = np.random.default_rng(7)
     findings = CameraWatcher().examine(rng.integers(0, 255, (360, 640), dtype=np.uint8))
     assert findings.faces == 0 and not findings.black
+
+
+def test_a_photograph_of_a_person_has_a_face():
+    from tests.synthetic import face_photo
+
+    gray = cv2.cvtColor(face_photo(), cv2.COLOR_RGB2GRAY)
+    findings = CameraWatcher().examine(gray)
+    assert findings.faces >= 1 and not findings.black

@@ -71,13 +71,13 @@ async def test_camera_on_time_is_within_a_second_of_the_truth(aula_server):
 
 async def test_sampled_camera_pictures_report_black_frozen_and_no_face(redis_server, tmp_path):
     from tests.conftest import loopback_settings, running_aula
-    from tests.synthetic import MovingTrack
+    from tests.synthetic import MovingTrack, PictureTrack, face_photo
 
     settings = loopback_settings(redis_server.url, tmp_path / "data", video_sample_interval_s=1.0)
     async with running_aula(settings) as server:
         session = await server.create_session()
         cameras = {"dark": ColourTrack((0, 0, 0)), "still": ColourTrack((200, 120, 40)),
-                   "live": MovingTrack()}
+                   "live": MovingTrack(), "person": PictureTrack(face_photo())}
         clients = [await join(server, session["id"], name, publish={"camera": track},
                               options=ClientOptions(decode=False))
                    for name, track in cameras.items()]
@@ -95,6 +95,7 @@ async def test_sampled_camera_pictures_report_black_frozen_and_no_face(redis_ser
     assert ("dark", "video_black") in signals
     assert ("still", "video_frozen") in signals and ("still", "face_absent") in signals
     assert ("live", "face_absent") in signals
+    assert ("person", "face_present") in signals and ("person", "face_absent") not in signals
     assert not {("live", "video_frozen"), ("live", "video_black"), ("dark", "video_frozen")} & signals
     samples = sum(t.samples for t in taps)
     cost_ms = 1000 * sum(t.decode_seconds for t in taps) / samples
