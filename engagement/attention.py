@@ -30,14 +30,29 @@ class FrameFindings:
     change: Optional[float]  # difference from the previous sample; None for the first
 
 
+class FaceCounter:
+    """OpenCV's frontal-face Haar cascade, loaded once per node (it is megabytes); use it from
+    one thread at a time."""
+
+    def __init__(self) -> None:
+        self._cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        if self._cascade.empty():
+            raise RuntimeError("OpenCV's frontal-face cascade is missing from the opencv wheel")
+
+    def count(self, gray: np.ndarray) -> int:
+        scale = DETECTION_WIDTH / gray.shape[1] if gray.shape[1] > DETECTION_WIDTH else 1.0
+        small = cv2.resize(gray, None, fx=scale, fy=scale) if scale != 1.0 else gray
+        found = self._cascade.detectMultiScale(cv2.equalizeHist(small), scaleFactor=1.1,
+                                               minNeighbors=5, minSize=(24, 24))
+        return len(found)
+
+
 class CameraWatcher:
     """Judges one camera's samples in turn (it remembers the previous one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, faces: FaceCounter) -> None:
         self._previous: Optional[np.ndarray] = None
-        self._faces = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-        if self._faces.empty():
-            raise RuntimeError("OpenCV's frontal-face cascade is missing from the opencv wheel")
+        self._faces = faces
 
     def examine(self, gray: np.ndarray) -> FrameFindings:
         mean_luma = float(gray.mean())
@@ -47,14 +62,7 @@ class CameraWatcher:
             change = float(np.abs(thumbnail - self._previous).mean())
         self._previous = thumbnail
         black = mean_luma < BLACK_LUMA
-        faces = 0 if black else self._count_faces(gray)
+        faces = 0 if black else self._faces.count(gray)
         return FrameFindings(black=black, frozen=change is not None and change < FROZEN_DIFFERENCE,
                              faces=faces, mean_luma=round(mean_luma, 1),
                              change=None if change is None else round(change, 2))
-
-    def _count_faces(self, gray: np.ndarray) -> int:
-        scale = DETECTION_WIDTH / gray.shape[1] if gray.shape[1] > DETECTION_WIDTH else 1.0
-        small = cv2.resize(gray, None, fx=scale, fy=scale) if scale != 1.0 else gray
-        found = self._faces.detectMultiScale(cv2.equalizeHist(small), scaleFactor=1.1,
-                                             minNeighbors=5, minSize=(24, 24))
-        return len(found)

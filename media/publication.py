@@ -17,7 +17,7 @@ from engagement.speaking import SPEAKING_DBOV, TalkTimer
 from .audio_tap import AudioTap
 from .keyframes import KeyframeRequester, keyframe_detector
 from .packet_history import PacketHistory
-from .video_tap import FrameObserver, VideoTap
+from .video_tap import FrameObserver, FrameWorker, VideoTap
 from .permissions import Source
 
 if TYPE_CHECKING:
@@ -160,12 +160,12 @@ class Publication:
         for subscription in self._receiving:
             subscription.forward(packet, ntp_time, extension)
 
-    def sample_video(self, interval_s: float, on_frame: FrameObserver) -> None:
-        """Decode one keyframe every `interval_s` and hand it (grayscale) to `on_frame`, which
-        runs on the tap's thread."""
+    def sample_video(self, interval_s: float, on_frame: FrameObserver, worker: FrameWorker) -> None:
+        """Decode one keyframe every `interval_s` on `worker` and hand it (grayscale) to
+        `on_frame`, which runs on the worker's thread."""
         if self.kind == "video" and self.video_tap is None:
-            self.video_tap = VideoTap(self.sid, self.codec, interval_s, self.request_keyframe,
-                                      self.is_keyframe_start, on_frame)
+            self.video_tap = VideoTap(self.codec, interval_s, self.request_keyframe,
+                                      self.is_keyframe_start, on_frame, worker)
 
     def _media_time(self, timestamp: int) -> float:
         """Seconds on the publisher's RTP clock since its first packet (wraps after ~24 h)."""
@@ -196,8 +196,7 @@ class Publication:
         self.keyframes.close()
         if self.audio_tap is not None:
             self.audio_tap.close()
-        if self.video_tap is not None:
-            self.video_tap.close()
+        self.video_tap = None
         for subscription in list(self.subscriptions.values()):
             subscription.close()
         self._on_close(self)

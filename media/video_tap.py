@@ -2,8 +2,9 @@
 
 Nothing happens per packet until a sample is due. Then the tap asks the publisher for a
 keyframe (through the publication's rate-limited requester), collects the packets of the next
-keyframe, and its thread depayloads, decodes and examines that one frame. A keyframe decodes on
-its own, so no decoder state is kept between samples.
+keyframe, and hands them to the node's FrameWorker: one thread that depayloads, decodes and
+passes on that one frame, for every camera (samples are rare; a thread each would cost memory
+for nothing). A keyframe decodes on its own, so no decoder state is kept between samples.
 """
 
 from __future__ import annotations
@@ -29,12 +30,51 @@ DECODERS = {"video/vp8": "vp8", "video/h264": "h264"}
 MAX_FRAME_PACKETS = 400
 
 
+class FrameWorker:
+    """The node's one thread for sampled camera frames: decode, then the tap's observer."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Optional[tuple[RTCRtpCodecParameters, list[RtpPacket],
+                                                     FrameObserver]]] = queue.SimpleQueue()
+        self.samples = 0
+        self.busy_seconds = 0.0
+        self._thread = threading.Thread(target=self._run, name="video-frames", daemon=True)
+        self._thread.start()
+
+    def submit(self, codec: RTCRtpCodecParameters, packets: list[RtpPacket],
+               on_frame: FrameObserver) -> None:
+        self._jobs.put((codec, packets, on_frame))
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            codec, packets, on_frame = job
+            started = time.thread_time()
+            try:
+                first = packets[0].sequence_number
+                in_order = sorted(packets, key=lambda p: (p.sequence_number - first) % (1 << 16))
+                data = b"".join(depayload(codec, p.payload) for p in in_order)
+                decoder = av.CodecContext.create(DECODERS[codec.mimeType.lower()], "r")
+                frames = decoder.decode(av.Packet(data))
+                if frames:
+                    on_frame(frames[0].to_ndarray(format="gray"))
+                    self.samples += 1
+            except Exception:
+                logger.warning("video frames: could not decode or examine a sample", exc_info=True)
+            finally:
+                self.busy_seconds += time.thread_time() - started
+
+    def close(self) -> None:
+        self._jobs.put(None)
+
+
 class VideoTap:
-    def __init__(self, name: str, codec: RTCRtpCodecParameters, interval_s: float,
+    def __init__(self, codec: RTCRtpCodecParameters, interval_s: float,
                  request_keyframe: Callable[[], None], is_keyframe_start: Callable[[RtpPacket], bool],
-                 on_frame: FrameObserver, clock: Callable[[], float] = time.monotonic) -> None:
+                 on_frame: FrameObserver, worker: FrameWorker,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._codec = codec
-        self._decoder_name = DECODERS.get(codec.mimeType.lower())
+        self._decodable = codec.mimeType.lower() in DECODERS
+        self._worker = worker
         self._interval_s = interval_s
         self._request_keyframe = request_keyframe
         self._is_keyframe_start = is_keyframe_start
@@ -42,16 +82,10 @@ class VideoTap:
         self._clock = clock
         self._next_sample_at = clock()
         self._collecting: Optional[list[RtpPacket]] = None
-        self._frames: queue.SimpleQueue[Optional[list[RtpPacket]]] = queue.SimpleQueue()
-        self.samples = 0
-        self.decode_seconds = 0.0
-        self._thread = threading.Thread(target=self._run, name=f"video-tap-{name}", daemon=True)
-        if self._decoder_name is not None:
-            self._thread.start()
 
     def on_packet(self, packet: RtpPacket) -> None:
         """Called on the event loop for each packet of the camera."""
-        if self._decoder_name is None:
+        if not self._decodable:
             return
         if self._collecting is None:
             if self._clock() < self._next_sample_at:
@@ -63,27 +97,6 @@ class VideoTap:
         self._collecting.append(packet)
         if packet.marker or len(self._collecting) >= MAX_FRAME_PACKETS:
             if packet.marker:
-                self._frames.put(self._collecting)
+                self._worker.submit(self._codec, self._collecting, self._on_frame)
                 self._next_sample_at = self._clock() + self._interval_s
             self._collecting = None
-
-    def _run(self) -> None:
-        while (packets := self._frames.get()) is not None:
-            started = time.thread_time()
-            try:
-                first = packets[0].sequence_number
-                in_order = sorted(packets, key=lambda p: (p.sequence_number - first) % (1 << 16))
-                data = b"".join(depayload(self._codec, p.payload) for p in in_order)
-                decoder = av.CodecContext.create(self._decoder_name, "r")
-                frames = decoder.decode(av.Packet(data))
-                if frames:
-                    gray = frames[0].to_ndarray(format="gray")
-                    self._on_frame(gray)
-                    self.samples += 1
-            except Exception:
-                logger.warning("video tap: could not decode or examine a sample", exc_info=True)
-            finally:
-                self.decode_seconds += time.thread_time() - started
-
-    def close(self) -> None:
-        self._frames.put(None)

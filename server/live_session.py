@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable, Optional
 import redis.asyncio as aioredis
 
 from engagement.activity import ActivityTracker
-from engagement.attention import CameraWatcher, FrameFindings
+from engagement.attention import CameraWatcher, FaceCounter, FrameFindings
 from engagement.attendance import AttendancePolicy, AttendanceRecord, summarise
 from engagement.hands import HandQueue
 from engagement.polls import Poll, PollInvalid
@@ -27,6 +27,7 @@ from events.bus import EventBus
 from events.event import iso, new_event_id
 from media import SFU, MediaError, Participant, PermissionDenied, Publication, Room, RoomObserver, Source
 from media.exceptions import NotFound
+from media.video_tap import FrameWorker
 
 from .attendance_store import AttendanceStore
 from .sessions import Session, SessionStore
@@ -55,7 +56,7 @@ def attendance_policy(session: Session) -> AttendancePolicy:
 class LiveSession(RoomObserver):
     def __init__(self, session: Session, bus: EventBus, redis: aioredis.Redis,
                  snapshot_interval_s: float, panel_interval_s: float,
-                 video_sample_interval_s: float) -> None:
+                 video_sample_interval_s: float, frames: FrameWorker, faces: FaceCounter) -> None:
         self.session = session
         self.room: Optional[Room] = None
         self.policy = attendance_policy(session)
@@ -70,6 +71,8 @@ class LiveSession(RoomObserver):
         self._speaking_since: dict[str, float] = {}
         self._last_quality: dict[str, float] = {}
         self._video_sample_interval_s = video_sample_interval_s
+        self._frames = frames
+        self._faces = faces
         self._camera_state: dict[str, FrameFindings] = {}
         self._jobs: asyncio.Queue[Optional[Job]] = asyncio.Queue()
         self._worker = asyncio.ensure_future(self._run_jobs())
@@ -203,14 +206,14 @@ class LiveSession(RoomObserver):
             self.signal(identity, "camera_on" if on else "camera_off")
 
     def _watch_camera(self, identity: str, publication: Publication) -> None:
-        watcher = CameraWatcher()
+        watcher = CameraWatcher(self._faces)
         loop = asyncio.get_running_loop()
 
-        def on_frame(gray: Any) -> None:  # on the video tap's thread
+        def on_frame(gray: Any) -> None:  # on the frame worker's thread
             findings = watcher.examine(gray)
             loop.call_soon_threadsafe(self._camera_findings, identity, findings)
 
-        publication.sample_video(self._video_sample_interval_s, on_frame)
+        publication.sample_video(self._video_sample_interval_s, on_frame, self._frames)
 
     def _camera_findings(self, identity: str, findings: FrameFindings) -> None:
         """Signals on changes only: the picture going black or frozen and back, a face
@@ -503,6 +506,9 @@ class LiveSessions:
         self._snapshot_interval_s = snapshot_interval_s
         self._panel_interval_s = panel_interval_s
         self._video_sample_interval_s = video_sample_interval_s
+        # One thread and one face model for every camera on this node.
+        self.frames = FrameWorker()
+        self._faces = FaceCounter()
         self._live: dict[str, LiveSession] = {}
         self._ending: dict[str, asyncio.Future[Session]] = {}
         self.timers = DurableTimers(redis, {"no_show_check": self._no_show_check,
@@ -522,7 +528,7 @@ class LiveSessions:
         if live is None:
             live = self._live[session.id] = LiveSession(
                 session, self._bus, self._redis, self._snapshot_interval_s, self._panel_interval_s,
-                self._video_sample_interval_s)
+                self._video_sample_interval_s, self.frames, self._faces)
         return live
 
     def get(self, session_id: str) -> Optional[LiveSession]:
@@ -586,3 +592,4 @@ class LiveSessions:
         await self.timers.close()
         await asyncio.gather(*(live.close() for live in self._live.values()))
         self._live.clear()
+        self.frames.close()

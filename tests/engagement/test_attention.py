@@ -1,7 +1,9 @@
 import cv2
 import numpy as np
 
-from engagement.attention import CameraWatcher
+from engagement.attention import CameraWatcher, FaceCounter
+
+FACES = FaceCounter()
 
 
 def picture(value: int, bar_at: int | None = None) -> np.ndarray:
@@ -12,12 +14,12 @@ def picture(value: int, bar_at: int | None = None) -> np.ndarray:
 
 
 def test_a_black_picture_is_black_and_has_no_face():
-    findings = CameraWatcher().examine(picture(3))
+    findings = CameraWatcher(FACES).examine(picture(3))
     assert findings.black and findings.faces == 0 and findings.change is None
 
 
 def test_an_unchanging_picture_is_frozen_and_a_moving_one_is_not():
-    watcher = CameraWatcher()
+    watcher = CameraWatcher(FACES)
     watcher.examine(picture(90, bar_at=0))
     assert watcher.examine(picture(90, bar_at=0)).frozen
     moving = watcher.examine(picture(90, bar_at=300))
@@ -26,7 +28,7 @@ def test_an_unchanging_picture_is_frozen_and_a_moving_one_is_not():
 
 def test_noise_alone_is_not_a_face():
     rng = np.random.default_rng(7)
-    findings = CameraWatcher().examine(rng.integers(0, 255, (360, 640), dtype=np.uint8))
+    findings = CameraWatcher(FACES).examine(rng.integers(0, 255, (360, 640), dtype=np.uint8))
     assert findings.faces == 0 and not findings.black
 
 
@@ -34,5 +36,5 @@ def test_a_photograph_of_a_person_has_a_face():
     from tests.synthetic import face_photo
 
     gray = cv2.cvtColor(face_photo(), cv2.COLOR_RGB2GRAY)
-    findings = CameraWatcher().examine(gray)
+    findings = CameraWatcher(FACES).examine(gray)
     assert findings.faces >= 1 and not findings.black
