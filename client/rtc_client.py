@@ -26,6 +26,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
 from media import aiortc_hooks
+from media.participant import close_peer_connections
 
 logger = logging.getLogger(__name__)
 
@@ -266,8 +267,7 @@ class RtcClient:
             await self._ws.close()
         if self._reader is not None:
             await asyncio.gather(self._reader, return_exceptions=True)
-        await asyncio.gather(self.publisher_pc.close(), self.subscriber_pc.close(),
-                             return_exceptions=True)
+        await close_peer_connections(self.publisher_pc, self.subscriber_pc)
         if self._session is not None:
             await self._session.close()
 

@@ -275,8 +275,7 @@ class Participant:
             publication.close()
         for subscription in list(self.subscriptions.values()):
             subscription.close()
-        await asyncio.gather(self.publisher_pc.close(), self.subscriber_pc.close(),
-                             return_exceptions=True)
+        await close_peer_connections(self.publisher_pc, self.subscriber_pc)
 
 
 def _codec_preferences(publication: Publication) -> list[RTCRtpCodecCapability]:
@@ -292,3 +291,16 @@ def _codec_preferences(publication: Publication) -> list[RTCRtpCodecCapability]:
     chosen = chosen[:1]
     rtx = [c for c in capabilities if c.mimeType.lower().endswith("/rtx")]
     return chosen + rtx if publication.kind == "video" else chosen
+
+
+# aiortc's RTCRtpSender.stop() waits for its RTP task to have started; a task cancelled before
+# its first step (a shutdown cancelling everything at once) never does. Closing is bounded.
+PC_CLOSE_TIMEOUT_S = 5.0
+
+
+async def close_peer_connections(*connections: RTCPeerConnection) -> None:
+    try:
+        await asyncio.wait_for(asyncio.gather(*(pc.close() for pc in connections),
+                                              return_exceptions=True), PC_CLOSE_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        logger.warning("peer connections did not close within %s s", PC_CLOSE_TIMEOUT_S)

@@ -48,6 +48,8 @@ class Room:
         self._speakers = ActiveSpeakerDetector()
         self._last_speakers: list[str] = []
         self._speaker_task = asyncio.ensure_future(self._watch_speakers())
+        # Participants whose socket dropped, kept for a reconnect grace: identity → timer.
+        self._graces: dict[str, asyncio.TimerHandle] = {}
 
     def describe(self) -> dict[str, Any]:
         return {"session_id": self.session_id, "title": self.title, "locked": self.locked}
@@ -98,6 +100,18 @@ class Room:
             logger.warning("%s cannot subscribe (connection closed?); dropping it",
                            participant.identity, exc_info=True)
             asyncio.ensure_future(self.leave(participant, "disconnected"))
+
+    def disconnected(self, participant: Participant, grace_s: float) -> None:
+        """Its signaling socket dropped: a reload or a short network loss may bring it back
+        (replacing it); if not, it leaves when the grace runs out."""
+        def expire() -> None:
+            self._graces.pop(participant.identity, None)
+            asyncio.ensure_future(self.leave(participant, "disconnected"))
+
+        previous = self._graces.pop(participant.identity, None)
+        if previous is not None:
+            previous.cancel()
+        self._graces[participant.identity] = asyncio.get_running_loop().call_later(grace_s, expire)
 
     async def leave(self, participant: Participant, reason: str = "left") -> None:
         if self.participants.get(participant.identity) is participant:
@@ -219,6 +233,9 @@ class Room:
             return
         self.closed = True
         self._speaker_task.cancel()
+        for grace in self._graces.values():
+            grace.cancel()
+        self._graces.clear()
         for participant in list(self.participants.values()):
             participant.signal({"type": "participant_left", "identity": participant.identity,
                                 "reason": reason})

@@ -155,8 +155,7 @@ async def rtc_socket(request: web.Request) -> web.StreamResponse:
         if left_on_purpose or participant.closed:
             await room.leave(participant, "left")
         else:
-            asyncio.ensure_future(_leave_after_grace(room, participant,
-                                                     context.settings.reconnect_grace_s))
+            room.disconnected(participant, context.settings.reconnect_grace_s)
         await connection.close()
     return ws
 
@@ -164,12 +163,6 @@ async def rtc_socket(request: web.Request) -> web.StreamResponse:
 async def _close_when_closed(participant: Participant, connection: Connection) -> None:
     await participant.wait_closed()
     await connection.close(CLOSE_REFUSED, b"closed")
-
-
-async def _leave_after_grace(room: Room, participant: Participant, grace_s: float) -> None:
-    """A dropped socket may be a reload: keep the participant until the grace runs out."""
-    await asyncio.sleep(grace_s)
-    await room.leave(participant, "disconnected")
 
 
 def _error(code: str, message: str, ref_type: Optional[str]) -> dict[str, Any]:
