@@ -102,6 +102,8 @@ def parse_new_session(data: Any) -> Session:
     start, end = _timestamp(data, "scheduled_start"), _timestamp(data, "scheduled_end")
     if end <= start:
         raise SessionInvalid("scheduled_end must be after scheduled_start")
+    if end.timestamp() <= time.time():
+        raise SessionInvalid("scheduled_end is in the past: a session is scheduled for a class to come")
     roster_data = data.get("roster", [])
     if not isinstance(roster_data, list):
         raise SessionInvalid("roster must be a list")

@@ -43,6 +43,7 @@ async def test_invalid_sessions_get_a_400_naming_the_problem(aula_server):
     cases = [
         ({"title": "x", "scheduled_start": "yesterday", "scheduled_end": iso(60)}, "scheduled_start"),
         ({"title": "x", "scheduled_start": iso(60), "scheduled_end": iso(0)}, "after"),
+        ({"title": "x", "scheduled_start": iso(-7200), "scheduled_end": iso(-3600)}, "in the past"),
         ({"title": "", "scheduled_start": iso(), "scheduled_end": iso(60)}, "title"),
         ({"title": "x", "scheduled_start": iso(), "scheduled_end": iso(60), "roster": [{"identity": "a"}]}, "name"),
         ({"title": "x", "scheduled_start": iso(), "scheduled_end": iso(60), "settings": {"late_after_s": -1}}, "late_after_s"),
