@@ -53,6 +53,11 @@ class _EventIds:
 new_event_id = _EventIds().next
 
 
+def parse_iso(value: str) -> float:
+    """The Unix time of an ISO 8601 string written by `iso` (a trailing Z is UTC)."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
 def iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

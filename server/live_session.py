@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime
 from typing import Any, Awaitable, Callable, Optional
 
 import redis.asyncio as aioredis
@@ -24,7 +23,7 @@ from engagement.hands import HandQueue
 from engagement.polls import Poll, PollInvalid
 from events import Event, EventType
 from events.bus import EventBus
-from events.event import iso, new_event_id
+from events.event import iso, new_event_id, parse_iso
 from media import SFU, MediaError, Participant, PermissionDenied, Publication, Room, RoomObserver, Source
 from media.exceptions import NotFound
 from media.video_tap import FrameWorker
@@ -44,12 +43,8 @@ CLOSE_TIMEOUT_S = 5.0
 Job = Callable[[], Awaitable[None]]
 
 
-def _timestamp(value: str) -> float:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
 def attendance_policy(session: Session) -> AttendancePolicy:
-    return AttendancePolicy(_timestamp(session.scheduled_start), _timestamp(session.scheduled_end),
+    return AttendancePolicy(parse_iso(session.scheduled_start), parse_iso(session.scheduled_end),
                             session.settings.late_after_s, session.settings.no_show_after_s)
 
 
@@ -518,7 +513,7 @@ class LiveSessions:
         self.timers.start()
 
     async def schedule(self, session: Session) -> None:
-        start, end = _timestamp(session.scheduled_start), _timestamp(session.scheduled_end)
+        start, end = parse_iso(session.scheduled_start), parse_iso(session.scheduled_end)
         await self.timers.schedule("no_show_check", start + session.settings.no_show_after_s,
                                    {"session_id": session.id})
         await self.timers.schedule("session_end", end + self._end_grace_s, {"session_id": session.id})

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import redis.asyncio as aioredis
 
-from events.event import iso
+from events.event import iso, parse_iso
 
 SESSION_KEY = "aula:session:{}"
 SESSIONS_INDEX = "aula:sessions"
@@ -157,7 +157,7 @@ class SessionStore:
         self._redis = redis
 
     async def save(self, session: Session) -> None:
-        start = datetime.fromisoformat(session.scheduled_start.replace("Z", "+00:00")).timestamp()
+        start = parse_iso(session.scheduled_start)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(SESSION_KEY.format(session.id), json.dumps(session.to_dict()))
             pipe.zadd(SESSIONS_INDEX, {session.id: start})
