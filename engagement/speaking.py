@@ -59,10 +59,12 @@ TURN_GAP_S = 0.4
 
 
 class TalkTimer:
-    """Talk time and turns of one microphone, from per-packet levels on the media clock.
+    """Talk time and turns of one microphone, on the media clock.
 
-    A turn runs from its first voiced packet to its last; gaps shorter than TURN_GAP_S stay
-    inside the turn. Levels may come from the event loop or from the audio tap's thread.
+    Fed either per-packet levels (`observe`) or, better, a voice activity detector (`voice`):
+    once `use_voice_activity` is called, levels are ignored. From levels, a turn runs from its
+    first voiced packet to its last, and gaps shorter than TURN_GAP_S stay inside the turn; from
+    the detector, a turn is one utterance. Calls may come from the event loop or a tap's thread.
     """
 
     def __init__(self, speaking_dbov: int = SPEAKING_DBOV, gap_s: float = TURN_GAP_S) -> None:
@@ -72,17 +74,36 @@ class TalkTimer:
         self._turn_start: float | None = None
         self._last_voiced = 0.0
         self._frame_s = 0.02
+        self._voice_driven = False
         self.turns = 0
 
+    def use_voice_activity(self) -> None:
+        self._voice_driven = True
+
     def observe(self, dbov: int, media_time: float, frame_s: float = 0.02) -> None:
-        if dbov > self._speaking_dbov:
+        if self._voice_driven or dbov > self._speaking_dbov:
             return
         self._frame_s = frame_s
         if self._turn_start is None or media_time - self._last_voiced > self._gap_s:
             self._close_turn()
-            self._turn_start = media_time
-            self.turns += 1
+            self._begin_turn(media_time)
         self._last_voiced = media_time
+
+    def voice(self, speaking: bool, media_time: float) -> None:
+        """The detector's view: speech at `media_time` (repeated while it lasts), or the
+        speech that ran until `media_time` ended."""
+        self._frame_s = 0.0
+        if speaking:
+            if self._turn_start is None:
+                self._begin_turn(media_time)
+            self._last_voiced = media_time
+        elif self._turn_start is not None:
+            self._last_voiced = media_time
+            self._close_turn()
+
+    def _begin_turn(self, media_time: float) -> None:
+        self._turn_start = media_time
+        self.turns += 1
 
     def _close_turn(self) -> None:
         if self._turn_start is not None:

@@ -25,6 +25,8 @@ class EventType(str, Enum):
     ENGAGEMENT_SNAPSHOT = "engagement.snapshot"
     POLL_STARTED = "poll.started"
     POLL_ENDED = "poll.ended"
+    TRANSCRIPT_PARTIAL = "transcript.partial"
+    TRANSCRIPT_FINAL = "transcript.final"
 
 
 # The version of each type's `data` schema (docs/events.md).

@@ -14,7 +14,7 @@ from aiortc.rtp import RtpPacket
 from . import aiortc_hooks
 from engagement.speaking import SPEAKING_DBOV, TalkTimer
 
-from .audio_tap import AudioTap
+from .audio_tap import AudioTap, SpeechObserver
 from .keyframes import KeyframeRequester, keyframe_detector
 from .packet_history import PacketHistory
 from .video_tap import FrameObserver, FrameWorker, VideoTap
@@ -68,7 +68,8 @@ class Publication:
         self._on_close = on_close
         self._is_keyframe_start = keyframe_detector(codec.mimeType)
         self.keyframes = KeyframeRequester(self._send_keyframe_request)
-        # Decoded only when a packet comes without an RFC 6464 level (browsers send one).
+        # Decoded when something listens to the speech (transcription, voice activity), or
+        # for the level when a packet comes without an RFC 6464 level (browsers send one).
         self.audio_tap: Optional[AudioTap] = None
         self.talk_timer = TalkTimer()
         # Cameras only, when someone watches them (engagement): an occasional decoded keyframe.
@@ -139,9 +140,9 @@ class Publication:
                 self.audio_level_dbov = level[1]
                 self.audio_level_updated_at = time.monotonic()
                 self.talk_timer.observe(level[1], media_time)
-            else:
-                if self.audio_tap is None:
-                    self.audio_tap = AudioTap(self.sid, self._set_decoded_level)
+            elif self._tap().on_level is None:
+                self._tap().on_level = self._set_decoded_level
+            if self.audio_tap is not None:
                 self.audio_tap.feed(packet.payload, media_time)
         self.history.add(packet)
         if self.video_tap is not None and not self.muted:
@@ -166,6 +167,17 @@ class Publication:
         if self.kind == "video" and self.video_tap is None:
             self.video_tap = VideoTap(self.codec, interval_s, self.request_keyframe,
                                       self.is_keyframe_start, on_frame, worker)
+
+    def listen(self, on_speech: SpeechObserver) -> None:
+        """Hand this microphone's audio, decoded once, as 16 kHz float mono to `on_speech`,
+        which runs on the audio tap's thread, with the media time of each packet."""
+        if self.kind == "audio":
+            self._tap().add_speech_observer(on_speech)
+
+    def _tap(self) -> AudioTap:
+        if self.audio_tap is None:
+            self.audio_tap = AudioTap(self.sid)
+        return self.audio_tap
 
     def _media_time(self, timestamp: int) -> float:
         """Seconds on the publisher's RTP clock since its first packet (wraps after ~24 h)."""

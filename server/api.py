@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import platform
 import time
+from dataclasses import asdict
 from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
@@ -16,6 +18,7 @@ from engagement.attendance import records_csv, summarise
 from events.bus import session_stream
 from events.xapi import statements
 from media.permissions import Permissions, Role
+from transcription.transcript_files import FORMATS, TranscriptFiles, render_srt, render_vtt
 
 from . import __version__
 from .attendance_store import AttendanceStore
@@ -76,7 +79,7 @@ async def healthz(request: web.Request) -> web.Response:
                      "python": platform.python_version()},
         "redis": {"reachable": redis_ok, "embedded": context.settings.redis_url is None},
         "rooms": len(context.sfu.rooms),
-        "transcription": "on" if context.settings.whisper_model else "off",
+        "transcription": "on" if context.live.speech.transcribing else "off",
         "time": time.time(),
     }, status=200)
 
@@ -87,6 +90,7 @@ async def stats(request: web.Request) -> web.Response:
         "media": context.sfu.stats(),
         "event_loop_lag": context.loop_lag.summary(),
         "udp_receive_buffer_errors": udp_receive_buffer_errors(),
+        "transcription": context.live.speech.metrics(),
     })
 
 
@@ -206,6 +210,27 @@ async def attendance(request: web.Request) -> web.Response:
     return web.json_response({"session_id": session.id, "ended": session.ended, **summary})
 
 
+async def transcript(request: web.Request) -> web.Response:
+    """The session's transcript so far (finals only), as JSON, WebVTT or SubRip."""
+    context: AppContext = request.app[CONTEXT]
+    session = await context.sessions.get(request.match_info["session_id"])
+    if session is None:
+        return error(404, "session_not_found", "no such session")
+    fmt = request.query.get("format", "json")
+    if fmt not in FORMATS:
+        return error(400, "invalid_request", "format must be json, vtt or srt")
+    files = await asyncio.to_thread(TranscriptFiles, context.settings.data_dir / "sessions" / session.id,
+                                    session.id)
+    if fmt == "json":
+        return web.json_response({"session_id": session.id, "ended": session.ended,
+                                  "transcription": "on" if context.live.speech.transcribing else "off",
+                                  "segments": [asdict(segment) for segment in files.segments]})
+    render = render_vtt if fmt == "vtt" else render_srt
+    return web.Response(text=render(files.segments), content_type=FORMATS[fmt], charset="utf-8",
+                        headers={"Content-Disposition":
+                                 f'inline; filename="transcript-{session.id}.{fmt}"'})
+
+
 async def join_page(request: web.Request) -> web.StreamResponse:
     context: AppContext = request.app[CONTEXT]
     session = await context.sessions.get(request.match_info["session_id"])
@@ -252,6 +277,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/sessions/{session_id}/attendance", attendance)
     app.router.add_post("/api/sessions/{session_id}/attendance/{identity}/excuse", excuse)
     app.router.add_get("/api/sessions/{session_id}/xapi", xapi)
+    app.router.add_get("/api/sessions/{session_id}/transcript", transcript)
     app.router.add_post("/api/tokens", create_ops_token)
     app.router.add_get("/join/{session_id}", join_page)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import AsyncIterator
 
@@ -20,6 +21,7 @@ from .config import Settings
 from .context import CONTEXT, AppContext
 from .embedded_redis import EmbeddedRedis
 from .live_session import LiveSessions
+from .live_transcription import SpeechServices
 from .loop_monitor import LoopLagMonitor
 from .sessions import SessionStore
 from .signaling import rtc_socket
@@ -68,22 +70,27 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
         sessions = SessionStore(redis)
         bus = EventBus(redis, settings.data_dir)
         bus.start()
-        live = LiveSessions(sessions, bus, redis, sfu, settings.end_grace_s,
-                            settings.snapshot_interval_s, settings.panel_interval_s,
-                            settings.video_sample_interval_s)
+        # Loading a model takes seconds: off the loop.
+        speech = await asyncio.to_thread(SpeechServices, settings.whisper())
+        if speech.transcribing:
+            logger.info("transcription is on: %s", settings.whisper_model)
+        else:
+            logger.info("transcription is off: no --whisper-model given")
+        live = LiveSessions(sessions, bus, redis, sfu, speech, settings.data_dir,
+                            settings.end_grace_s, settings.snapshot_interval_s,
+                            settings.panel_interval_s, settings.video_sample_interval_s)
         live.start()
         app[CONTEXT] = AppContext(
             settings=settings, redis=redis, sessions=sessions,
             tokens=TokenIssuer(settings.secret, settings.token_ttl_s), sfu=sfu, loop_lag=loop_lag,
             bus=bus, live=live,
         )
-        if not settings.whisper_model:
-            logger.info("transcription is off: no --whisper-model given")
         try:
             yield
         finally:
             await live.close()
             await sfu.close()
+            await asyncio.to_thread(speech.close)
             await bus.close()
             await loop_lag.close()
             await redis.aclose()

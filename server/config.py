@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+from transcription.faster_whisper_engine import WhisperSettings
+
 WEB_CLIENT_DIR = Path(__file__).resolve().parent.parent / "web_client"
 
 
@@ -29,7 +31,16 @@ class Settings:
     ice_addresses: tuple[str, ...] = ()
     # Remote ICE candidates outside these networks are ignored; empty: all allowed.
     ice_allowed_networks: tuple[str, ...] = ()
+    # A local CTranslate2 Whisper model directory; None: transcription is off.
     whisper_model: Optional[str] = None
+    whisper_device: str = "cpu"
+    whisper_compute_type: str = "int8"
+    whisper_language: str = "en"
+    # Concurrent recognitions, and threads each (two 1-thread workers beat one 2-thread one).
+    asr_workers: int = 2
+    asr_threads: int = 1
+    # Tokens per decode: bounds a hallucinating decode (a 15 s utterance needs ~60).
+    whisper_max_tokens: int = 128
     token_ttl_s: int = 4 * 3600
     reconnect_grace_s: float = 15.0
     # A session nobody ended is ended this long after its scheduled end.
@@ -40,6 +51,14 @@ class Settings:
     # One decoded camera keyframe per participant this often (black, frozen, face in frame).
     video_sample_interval_s: float = 10.0
     web_client_dir: Path = field(default=WEB_CLIENT_DIR)
+
+    def whisper(self) -> "Optional[WhisperSettings]":
+        if not self.whisper_model:
+            return None
+        return WhisperSettings(model=self.whisper_model, device=self.whisper_device,
+                               compute_type=self.whisper_compute_type,
+                               cpu_threads=self.asr_threads, workers=self.asr_workers,
+                               language=self.whisper_language, max_tokens=self.whisper_max_tokens)
 
     def with_generated_secrets(self) -> "Settings":
         """Fill in the API key and token secret when the operator gave none."""
@@ -77,7 +96,22 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=_csv(env("AULA_ICE_ALLOWED_NETWORKS", "")),
         help="comma-separated CIDRs; remote candidates outside them are ignored",
     )
-    parser.add_argument("--whisper-model", default=env("AULA_WHISPER_MODEL"))
+    parser.add_argument("--whisper-model", default=env("AULA_WHISPER_MODEL"),
+                        help="local CTranslate2 Whisper model directory (transcription off without)")
+    parser.add_argument("--whisper-device", default=env("AULA_WHISPER_DEVICE", Settings.whisper_device),
+                        choices=("cpu", "cuda", "auto"))
+    parser.add_argument("--whisper-compute-type",
+                        default=env("AULA_WHISPER_COMPUTE_TYPE", Settings.whisper_compute_type),
+                        help="int8 (CPU default), float16 (CUDA), int8_float16, float32")
+    parser.add_argument("--whisper-language", default=env("AULA_WHISPER_LANGUAGE", Settings.whisper_language))
+    parser.add_argument("--asr-workers", type=int,
+                        default=int(env("AULA_ASR_WORKERS", Settings.asr_workers)),
+                        help="speech recognitions run at once on this node")
+    parser.add_argument("--asr-threads", type=int,
+                        default=int(env("AULA_ASR_THREADS", Settings.asr_threads)),
+                        help="CPU threads per recognition")
+    parser.add_argument("--whisper-max-tokens", type=int,
+                        default=int(env("AULA_WHISPER_MAX_TOKENS", Settings.whisper_max_tokens)))
     parser.add_argument(
         "--token-ttl", dest="token_ttl_s", type=int,
         default=int(env("AULA_TOKEN_TTL", Settings.token_ttl_s)),
@@ -106,6 +140,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ice_addresses=tuple(args.ice_addresses),
         ice_allowed_networks=tuple(args.ice_allowed_networks),
         whisper_model=args.whisper_model,
+        whisper_device=args.whisper_device,
+        whisper_compute_type=args.whisper_compute_type,
+        whisper_language=args.whisper_language,
+        asr_workers=args.asr_workers,
+        asr_threads=args.asr_threads,
+        whisper_max_tokens=args.whisper_max_tokens,
         token_ttl_s=args.token_ttl_s,
         end_grace_s=args.end_grace_s,
         snapshot_interval_s=args.snapshot_interval_s,

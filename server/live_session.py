@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional
 
 import redis.asyncio as aioredis
@@ -29,6 +30,7 @@ from media.exceptions import NotFound
 from media.video_tap import FrameWorker
 
 from .attendance_store import AttendanceStore
+from .live_transcription import SessionTranscripts, SpeechServices
 from .sessions import Session, SessionStore
 from .timers import DurableTimers
 
@@ -51,7 +53,8 @@ def attendance_policy(session: Session) -> AttendancePolicy:
 class LiveSession(RoomObserver):
     def __init__(self, session: Session, bus: EventBus, redis: aioredis.Redis,
                  snapshot_interval_s: float, panel_interval_s: float,
-                 video_sample_interval_s: float, frames: FrameWorker, faces: FaceCounter) -> None:
+                 video_sample_interval_s: float, frames: FrameWorker, faces: FaceCounter,
+                 speech: SpeechServices, session_dir: Path) -> None:
         self.session = session
         self.room: Optional[Room] = None
         self.policy = attendance_policy(session)
@@ -71,6 +74,9 @@ class LiveSession(RoomObserver):
         self._camera_state: dict[str, FrameFindings] = {}
         self._jobs: asyncio.Queue[Optional[Job]] = asyncio.Queue()
         self._worker = asyncio.ensure_future(self._run_jobs())
+        self.transcripts = SessionTranscripts(session.id, session_dir, speech, self.emit,
+                                              self._jobs.put_nowait, self._broadcast,
+                                              lambda: self.opened_at)
         self._tickers = [
             asyncio.ensure_future(self._every(snapshot_interval_s, self._snapshot_all)),
             asyncio.ensure_future(self._every(panel_interval_s, self._send_panel)),
@@ -79,9 +85,10 @@ class LiveSession(RoomObserver):
     # -- events ---------------------------------------------------------------------------
 
     def emit(self, event_type: EventType, data: dict[str, Any],
-             participant: Optional[str] = None, at: Optional[float] = None) -> None:
+             participant: Optional[str] = None, at: Optional[float] = None) -> Event:
         event = Event(event_type, self.session.id, data, participant, at or time.time())
         self._jobs.put_nowait(lambda: self._bus.publish(event))
+        return event
 
     def signal(self, identity: str, signal: str, **fields: Any) -> None:
         self.emit(EventType.ENGAGEMENT_SIGNAL, {"signal": signal, **fields}, identity)
@@ -176,12 +183,15 @@ class LiveSession(RoomObserver):
             if not publication.muted:
                 self._camera(participant.identity, True)
             self._watch_camera(participant.identity, publication)
+        elif publication.source is Source.MICROPHONE:
+            self.transcripts.attach(participant, publication)
 
     def track_unpublished(self, participant: Participant, publication: Publication) -> None:
         identity = participant.identity
         self.emit(EventType.TRACK_UNPUBLISHED, {"track_sid": publication.sid, "kind": publication.kind,
                                                 "source": publication.source.value}, identity)
         if publication.source is Source.MICROPHONE:
+            self.transcripts.detach(publication)
             timer = publication.talk_timer
             self._talk_time_closed[identity] = self._talk_time_closed.get(identity, 0.0) + timer.talk_time_s
             self._turns_closed[identity] = self._turns_closed.get(identity, 0) + timer.turns
@@ -281,8 +291,11 @@ class LiveSession(RoomObserver):
         self._broadcast_hands()
 
     def _broadcast_hands(self) -> None:
-        if self.room is not None:
-            self.room.broadcast({"type": "hands", "queue": self.hands.queue()})
+        self._broadcast({"type": "hands", "queue": self.hands.queue()})
+
+    def _broadcast(self, message: dict[str, Any]) -> None:
+        if self.room is not None and not self.room.closed:
+            self.room.broadcast(message)
 
     def reaction(self, participant: Participant, emoji: str) -> None:
         if emoji not in REACTIONS:
@@ -475,6 +488,7 @@ class LiveSession(RoomObserver):
         attended = list(self.activity.participants)
         if self.room is not None and not self.room.closed:
             await self.room.close("session_ended")
+        await self.transcripts.finish()
         await self.drain()
         await self._snapshot(attended)
         roster = [(entry.identity, entry.name) for entry in self.session.roster]
@@ -491,12 +505,15 @@ class LiveSessions:
     """The sessions this node runs, and the timers every session has from its creation."""
 
     def __init__(self, sessions: SessionStore, bus: EventBus, redis: aioredis.Redis, sfu: SFU,
-                 end_grace_s: float, snapshot_interval_s: float, panel_interval_s: float,
+                 speech: SpeechServices, data_dir: Path, end_grace_s: float,
+                 snapshot_interval_s: float, panel_interval_s: float,
                  video_sample_interval_s: float) -> None:
         self._sessions = sessions
         self._bus = bus
         self._redis = redis
         self._sfu = sfu
+        self.speech = speech
+        self._sessions_dir = data_dir / "sessions"
         self._end_grace_s = end_grace_s
         self._snapshot_interval_s = snapshot_interval_s
         self._panel_interval_s = panel_interval_s
@@ -523,7 +540,8 @@ class LiveSessions:
         if live is None:
             live = self._live[session.id] = LiveSession(
                 session, self._bus, self._redis, self._snapshot_interval_s, self._panel_interval_s,
-                self._video_sample_interval_s, self.frames, self._faces)
+                self._video_sample_interval_s, self.frames, self._faces, self.speech,
+                self._sessions_dir / session.id)
         return live
 
     def get(self, session_id: str) -> Optional[LiveSession]:

@@ -166,3 +166,11 @@ async def running_aula(settings: Settings) -> AsyncIterator[AulaServer]:
 async def aula_server(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[AulaServer]:
     async with running_aula(loopback_settings(redis_server.url, tmp_path / "data")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def whisper_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A random-weights Whisper model built here (no download): garbage text, real pipeline."""
+    from transcription.random_model import DIMS, build
+
+    return build(str(tmp_path_factory.mktemp("whisper") / "test"), DIMS["test"])

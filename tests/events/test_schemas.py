@@ -116,6 +116,18 @@ def valid_examples() -> list[dict[str, Any]]:
                                             {"identity": "ali", "option": 1, "correct": False}]}, "ms-lee"),
         envelope(E.POLL_ENDED, {"poll_id": "poll_2", "question": "How was today?", "options": ["good", "meh"],
                                 "correct": None, "counts": [0, 0], "answers": []}, "ms-lee"),
+        envelope(E.TRANSCRIPT_PARTIAL, {"name": "Sam", "utterance_id": "TR_a1b2c3d4e5f6-3", "start": 61.2,
+                                        "end": 63.25, "text": "the mitochondria is the",
+                                        "stable_text": "the mitochondria"}, "sam"),
+        envelope(E.TRANSCRIPT_FINAL, {"name": "Sam", "utterance_id": "TR_a1b2c3d4e5f6-3", "start": 61.2,
+                                      "end": 64.0, "text": "The mitochondria is the powerhouse.",
+                                      "words": [{"start": 61.2, "end": 61.4, "text": "The", "probability": 0.98},
+                                                {"start": 61.4, "end": 62.1, "text": "mitochondria",
+                                                 "probability": 0.91}],
+                                      "confidence": 0.87, "language": "en"}, "sam"),
+        envelope(E.TRANSCRIPT_FINAL, {"name": "Sam", "utterance_id": "TR_a1b2c3d4e5f6-4", "start": 70.0,
+                                      "end": 70.4, "text": "", "words": [], "confidence": None,
+                                      "language": "en"}, "sam"),
     ]
 
 

@@ -1,0 +1,139 @@
+"""Speech in a live class: voice activity for talk time, and transcripts when a model is set.
+
+`SpeechServices` is node-wide: the Silero VAD model, and the recognition scheduler in front of
+the Whisper engine when `--whisper-model` names one. `SessionTranscripts` belongs to one live
+session: it puts a SpeakerStream on every microphone, drives the microphone's talk timer from
+the VAD, and turns transcripts into events, captions for the room, and the session's files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Optional
+
+from events import EventType
+from media import Participant, Publication
+from transcription.faster_whisper_engine import FasterWhisperEngine, WhisperSettings
+from transcription.scheduler import RecognitionScheduler
+from transcription.speaker_stream import SpeakerStream, Transcript
+from transcription.transcript_files import TranscriptFiles, TranscriptSegment
+from transcription.vad import SileroModel
+
+logger = logging.getLogger(__name__)
+
+# How long ending a session waits for the finals of utterances still being decoded.
+FINISH_TIMEOUT_S = 30.0
+
+Emit = Callable[..., Any]
+Job = Callable[[], Awaitable[None]]
+
+
+class SpeechServices:
+    def __init__(self, whisper: Optional[WhisperSettings]) -> None:
+        self.vad = SileroModel()
+        self.whisper = whisper
+        self.scheduler: Optional[RecognitionScheduler] = None
+        if whisper is not None:
+            self.scheduler = RecognitionScheduler(FasterWhisperEngine(whisper), whisper.workers)
+
+    @property
+    def transcribing(self) -> bool:
+        return self.scheduler is not None
+
+    def metrics(self) -> Optional[dict[str, object]]:
+        return None if self.scheduler is None else self.scheduler.metrics()
+
+    def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.close()
+
+
+class SessionTranscripts:
+    def __init__(self, session_id: str, directory: Path, services: SpeechServices,
+                 emit: Emit, run_job: Callable[[Job], None],
+                 broadcast: Callable[[dict[str, Any]], None],
+                 session_start: Callable[[], Optional[float]]) -> None:
+        self._services = services
+        self._emit = emit
+        self._run_job = run_job
+        self._broadcast = broadcast
+        self._session_start = session_start
+        self.files = TranscriptFiles(directory, session_id) if services.transcribing else None
+        self._streams: dict[str, SpeakerStream] = {}
+
+    def attach(self, participant: Participant, publication: Publication) -> None:
+        """Listen to a microphone: VAD talk time always, transcripts when a model is set."""
+        loop = asyncio.get_running_loop()
+        identity, name, track = participant.identity, participant.name, publication.sid
+        # Unix time at which the publication's media clock read zero, known at its first audio.
+        clock_origin: list[float] = []
+
+        def on_transcript(transcript: Transcript) -> None:  # a recognition worker's thread
+            loop.call_soon_threadsafe(self._publish, identity, name, track, clock_origin[0], transcript)
+
+        publication.talk_timer.use_voice_activity()
+        stream = SpeakerStream(identity, self._services.vad, self._services.scheduler,
+                               on_transcript, publication.talk_timer.voice)
+
+        def on_speech(audio: Any, media_time: float) -> None:  # the audio tap's thread
+            if not clock_origin:
+                clock_origin.append(time.time() - media_time)
+            stream.feed(audio, media_time)
+
+        self._streams[track] = stream
+        publication.listen(on_speech)
+
+    def detach(self, publication: Publication) -> None:
+        stream = self._streams.pop(publication.sid, None)
+        if stream is not None:
+            stream.close()
+
+    def _publish(self, identity: str, name: str, track: str, clock_origin: float,
+                 transcript: Transcript) -> None:
+        start_of_session = self._session_start() or clock_origin
+        offset = clock_origin - start_of_session
+        start = round(offset + transcript.start, 3)
+        end = round(offset + transcript.end, 3)
+        utterance_id = f"{track}-{transcript.utterance}"
+        caption = {"type": "caption", "identity": identity, "name": name,
+                   "utterance_id": utterance_id, "final": transcript.final,
+                   "text": transcript.text, "start": start, "end": end}
+        if not transcript.final:
+            caption["stable_text"] = transcript.stable_text
+            self._emit(EventType.TRANSCRIPT_PARTIAL, {
+                "name": name, "utterance_id": utterance_id, "start": start, "end": end,
+                "text": transcript.text, "stable_text": transcript.stable_text}, identity)
+            self._broadcast(caption)
+            return
+        words = [{"start": round(offset + word.start, 3), "end": round(offset + word.end, 3),
+                  "text": word.text, "probability": word.probability} for word in transcript.words]
+        assert self._services.whisper is not None
+        event = self._emit(EventType.TRANSCRIPT_FINAL, {
+            "name": name, "utterance_id": utterance_id, "start": start, "end": end,
+            "text": transcript.text, "words": words, "confidence": transcript.confidence,
+            "language": self._services.whisper.language}, identity)
+        self._broadcast(caption)
+        segment = TranscriptSegment(identity, name, start, end, transcript.text,
+                                    transcript.confidence, words, event.id)
+        files = self.files
+        assert files is not None
+        self._run_job(lambda: asyncio.to_thread(files.add, segment))
+
+    async def finish(self) -> None:
+        """The class ended: every utterance in flight gets its final before this returns (or
+        the timeout passes)."""
+        streams = list(self._streams.values())
+        self._streams.clear()
+        for stream in streams:
+            stream.close()
+        deadline = time.monotonic() + FINISH_TIMEOUT_S
+        while any(stream.finals_pending for stream in streams):
+            if time.monotonic() > deadline:
+                logger.warning("transcripts: finals still pending at the end of the class")
+                return
+            await asyncio.sleep(0.05)
+        # Finals delivered just now are still hopping onto the loop.
+        await asyncio.sleep(0)

@@ -1,0 +1,86 @@
+"""The faster-whisper engine: one CTranslate2 model per node, shared by the recognition workers."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .engine import Segment, Word
+
+
+@dataclass(frozen=True)
+class WhisperSettings:
+    # A local CTranslate2 Whisper model directory (never a hub name: nothing is downloaded).
+    model: str
+    device: str = "cpu"
+    # int8 on CPU; float16 suits CUDA.
+    compute_type: str = "int8"
+    # Threads per call; calls run concurrently up to `workers` (CTranslate2 inter-op workers).
+    cpu_threads: int = 1
+    workers: int = 2
+    language: str = "en"
+    beam_size: int = 1
+    # Enough for a 15 s utterance of fast speech; bounds a hallucinating decode.
+    max_tokens: int = 128
+    # Retries of a final whose decode failed Whisper's guards (too repetitive or too unsure).
+    fallback_temperatures: tuple[float, ...] = (0.2, 0.4, 0.6)
+
+
+class FasterWhisperEngine:
+    def __init__(self, settings: WhisperSettings) -> None:
+        from faster_whisper import WhisperModel
+
+        if not os.path.isfile(os.path.join(settings.model, "model.bin")):
+            raise ValueError(f"no CTranslate2 Whisper model in {settings.model!r} (model.bin missing); "
+                             "convert one with ct2-transformers-converter")
+        self.settings = settings
+        self.language = settings.language
+        # local_files_only: a name that is not a local model fails here instead of downloading.
+        self._model = WhisperModel(settings.model, device=settings.device,
+                                   compute_type=settings.compute_type,
+                                   cpu_threads=settings.cpu_threads,
+                                   num_workers=settings.workers, local_files_only=True)
+
+    def transcribe(self, audio: np.ndarray, *, final: bool) -> list[Segment]:
+        duration = len(audio) / 16000
+        segments, _ = self._model.transcribe(
+            audio,
+            language=self.settings.language,
+            task="transcribe",
+            beam_size=self.settings.beam_size,
+            # The VAD already cut the utterance, and every utterance is decoded on its own:
+            # no previous text to condition on (a known source of runaway repetition).
+            vad_filter=False,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            word_timestamps=final,
+            # Whisper's guards against silence and noise: a decode that is too repetitive
+            # (compression ratio) or too unsure is retried warmer (finals only), and a window
+            # that is probably not speech yields nothing.
+            temperature=(0.0, *self.settings.fallback_temperatures) if final else 0.0,
+            compression_ratio_threshold=2.4,
+            log_prob_threshold=-1.0,
+            no_speech_threshold=0.6,
+            max_new_tokens=self.settings.max_tokens,
+        )
+        result = []
+        for segment in segments:
+            text = segment.text.strip()
+            if not text:
+                continue
+            words = tuple(
+                Word(_clip(word.start, duration), _clip(word.end, duration), word.word.strip(),
+                     round(float(word.probability), 3))
+                for word in segment.words or () if word.word.strip())
+            result.append(Segment(
+                start=_clip(segment.start, duration), end=_clip(segment.end, duration), text=text,
+                confidence=round(math.exp(min(segment.avg_logprob, 0.0)), 3),
+                no_speech_prob=round(segment.no_speech_prob, 3), words=words))
+        return result
+
+
+def _clip(seconds: float, duration: float) -> float:
+    return round(min(max(float(seconds), 0.0), duration), 3)
