@@ -63,6 +63,8 @@ class SessionTranscripts:
         self._session_start = session_start
         self.files = TranscriptFiles(directory, session_id) if services.transcribing else None
         self._streams: dict[str, SpeakerStream] = {}
+        # Closed streams whose last finals may still be decoding.
+        self._closed: list[SpeakerStream] = []
 
     def attach(self, participant: Participant, publication: Publication) -> None:
         """Listen to a microphone: VAD talk time always, transcripts when a model is set."""
@@ -90,6 +92,7 @@ class SessionTranscripts:
         stream = self._streams.pop(publication.sid, None)
         if stream is not None:
             stream.close()
+            self._closed = [s for s in self._closed if s.finals_pending] + [stream]
 
     def _publish(self, identity: str, name: str, track: str, clock_origin: float,
                  transcript: Transcript) -> None:
@@ -125,8 +128,9 @@ class SessionTranscripts:
     async def finish(self) -> None:
         """The class ended: every utterance in flight gets its final before this returns (or
         the timeout passes)."""
-        streams = list(self._streams.values())
+        streams = [*self._streams.values(), *self._closed]
         self._streams.clear()
+        self._closed.clear()
         for stream in streams:
             stream.close()
         deadline = time.monotonic() + FINISH_TIMEOUT_S
