@@ -122,7 +122,8 @@ class LiveSession(RoomObserver):
         poll = None
         if self.poll is not None:
             poll = {**self._poll_for(moderator), "your_answer": self.poll.answers.get(identity)}
-        return {"hands": self.hands.queue(), "poll": poll}
+        return {"hands": self.hands.queue(), "poll": poll,
+                "transcription": self.transcripts.transcribing}
 
     def _poll_for(self, moderator: bool) -> dict[str, Any]:
         """The running poll as a participant sees it: moderators also see the correct answer."""

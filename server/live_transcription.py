@@ -66,6 +66,10 @@ class SessionTranscripts:
         # Closed streams whose last finals may still be decoding.
         self._closed: list[SpeakerStream] = []
 
+    @property
+    def transcribing(self) -> bool:
+        return self.files is not None
+
     def attach(self, participant: Participant, publication: Publication) -> None:
         """Listen to a microphone: VAD talk time always, transcripts when a model is set."""
         loop = asyncio.get_running_loop()

@@ -12,6 +12,7 @@
 //   "reaction"    {identity, emoji, ts}
 //   "poll"        `poll` changed (started, live results, your answer, ended)
 //   "engagement"  `engagement` (the instructor's live panel rows) arrived
+//   "caption"     a live caption (partial or final) of someone's speech
 
 import { SignalingClient, signalingUrl, FINAL_CLOSE_CODES } from "./signaling.js";
 import { Publisher } from "./publisher.js";
@@ -313,6 +314,7 @@ export class Classroom extends EventTarget {
       this._iceServers = message.ice_servers ?? [];
       this.room = message.room ?? null;
       this.self = message.participant ?? null;
+      this.transcription = Boolean(message.transcription);
       this.participants.clear();
       for (const participant of message.participants ?? []) this.participants.set(participant.identity, participant);
       // Drop tiles of people who left while we were away.
@@ -418,6 +420,10 @@ export class Classroom extends EventTarget {
 
     hands(message) {
       this._setHands(message.queue ?? []);
+    },
+
+    caption(message) {
+      this._emit("caption", message);
     },
 
     reaction(message) {

@@ -14,6 +14,7 @@ import { HandsQueue } from "./hands_queue.js";
 import { ReactionPicker } from "./reaction_picker.js";
 import { PollCard, PollDialog } from "./poll_view.js";
 import { LivePanel } from "./live_panel.js";
+import { CaptionsView } from "./captions.js";
 
 const $ = (selector) => document.querySelector(selector);
 const TOAST_MS = 6000;
@@ -171,6 +172,10 @@ function wireActivity(classroom) {
     rerender(); // the "Poll" button is off while one runs
     updateSidebar();
   });
+  // Captions: off until the user turns them on; the choice is remembered on this device.
+  const captions = new CaptionsView({ root: $("#captions") });
+  captions.setEnabled(localStorage.getItem("aula.captions") === "on");
+  classroom.addEventListener("caption", (event) => captions.update(event.detail));
   classroom.addEventListener("engagement", () => {
     panel.render({ participants: classroom.engagement, speakers: classroom.speakers, poll: classroom.poll });
   });
@@ -184,7 +189,13 @@ function wireActivity(classroom) {
   const activity = {
     chat,
     reactions,
+    captions,
     moderator,
+    toggleCaptions: () => {
+      captions.setEnabled(!captions.enabled);
+      localStorage.setItem("aula.captions", captions.enabled ? "on" : "off");
+      rerender();
+    },
     toggleChat: () => {
       chat.toggle();
       updateSidebar();
@@ -247,6 +258,7 @@ function wireControls(classroom, activity) {
     "toggle-lock": () => classroom.toggleLock(),
     "toggle-hand": () => classroom.toggleHand(),
     "toggle-chat": () => activity.toggleChat(),
+    "toggle-captions": () => activity.toggleCaptions(),
     "toggle-panel": () => activity.togglePanel(),
     "create-poll": () => activity.createPoll(),
     leave: () => classroom.leave(),
@@ -341,6 +353,12 @@ function renderActivityControls(classroom, activity, { inRoom, joined }) {
   $("#controls .picker").hidden = !inRoom;
   $('[data-action="toggle-reactions"]').disabled = !joined;
   if (!joined) activity.reactions.close();
+
+  // Only where the server transcribes; captions stay hidden while the room is out of view.
+  const captionsButton = $('[data-action="toggle-captions"]');
+  captionsButton.hidden = !(inRoom && classroom.transcription);
+  setToggle(captionsButton, { on: activity.captions.enabled, icons: ["captions", "captions"], text: "Captions" });
+  $("#captions").hidden = !(inRoom && classroom.transcription && activity.captions.enabled);
 
   const chatButton = $('[data-action="toggle-chat"]');
   chatButton.hidden = !inRoom;
