@@ -34,7 +34,7 @@ from transcription.faster_whisper_engine import FasterWhisperEngine, WhisperSett
 from transcription.random_model import DIMS, build
 from transcription.scheduler import RecognitionScheduler
 from transcription.speaker_stream import SpeakerStream, Transcript
-from transcription.vad import SileroModel
+from transcription.vad import SileroModel, VadSettings
 
 
 RATE = 16000
@@ -112,7 +112,7 @@ def run_speakers(engine: FasterWhisperEngine, workers: int, speakers: int,
     metrics = scheduler.metrics()
     scheduler.close()
 
-    latencies = []
+    latencies, after_endpoint = [], []
     for index, (_, ends) in enumerate(scripts):
         mine = sorted((t for s, t, _ in finals if s == f"s{index}"), key=lambda t: t.start)
         delivered = {t.utterance: at for s, t, at in finals if s == f"s{index}"}
@@ -121,13 +121,19 @@ def run_speakers(engine: FasterWhisperEngine, workers: int, speakers: int,
             truth = min(ends, key=lambda end: abs(end - transcript.end))
             if abs(truth - transcript.end) < 0.5:
                 latencies.append(delivered[transcript.utterance] - (began + truth))
+                # From the moment the VAD called the utterance over (its silence had lasted).
+                endpoint = began + transcript.end + VadSettings().min_silence_s
+                after_endpoint.append(delivered[transcript.utterance] - endpoint)
     latencies.sort()
+    after_endpoint.sort()
     sentences = sum(len(ends) for _, ends in scripts)
     return {
         "speakers": speakers, "sentences": sentences, "finals": len(finals),
         "final_latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
         "final_latency_p95_s": round(latencies[int(len(latencies) * 0.95)], 3) if latencies else None,
         "final_latency_max_s": round(latencies[-1], 3) if latencies else None,
+        "after_endpoint_p50_s": round(statistics.median(after_endpoint), 3) if after_endpoint else None,
+        "after_endpoint_p95_s": round(after_endpoint[int(len(after_endpoint) * 0.95)], 3) if after_endpoint else None,
         "partials_done": metrics["partials_done"], "partials_dropped": metrics["partials_dropped"],
         "cpu_cores": round(cpu / wall, 2),
         "real_time_factor": metrics["real_time_factor"],
@@ -158,13 +164,15 @@ def main() -> None:
             print(f"\n{name}: one decode (cap {args.tokens} tokens), {args.threads} thread(s): "
                   + ", ".join(f"{k} of audio {v:.3f} s" for k, v in costs.items()))
             rows = []
+            print("final latency: from the true end of speech, and from the VAD's endpoint (0.5 s later)")
             print(f"{'speakers':>8} {'finals':>7} {'p50 s':>7} {'p95 s':>7} {'max s':>7} "
-                  f"{'partials':>9} {'dropped':>8} {'cores':>6}")
+                  f"{'ep p50':>7} {'ep p95':>7} {'partials':>9} {'dropped':>8} {'cores':>6}")
             for speakers in args.speakers:
                 row = run_speakers(engine, args.workers, speakers, args.duration)
                 rows.append(row)
                 print(f"{speakers:>8} {row['finals']:>7} {row['final_latency_p50_s']!s:>7} "
                       f"{row['final_latency_p95_s']!s:>7} {row['final_latency_max_s']!s:>7} "
+                      f"{row['after_endpoint_p50_s']!s:>7} {row['after_endpoint_p95_s']!s:>7} "
                       f"{row['partials_done']:>9} {row['partials_dropped']:>8} {row['cpu_cores']:>6}")
             results["dims"][name] = {"decode_s": costs, "speakers": rows}
     if args.json:

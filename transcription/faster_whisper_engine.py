@@ -66,20 +66,21 @@ class FasterWhisperEngine:
             no_speech_threshold=0.6,
             max_new_tokens=self.settings.max_tokens,
         )
-        result = []
-        for segment in segments:
-            text = segment.text.strip()
-            if not text:
-                continue
-            words = tuple(
-                Word(_clip(word.start, duration), _clip(word.end, duration), word.word.strip(),
-                     round(float(word.probability), 3))
-                for word in segment.words or () if word.word.strip())
-            result.append(Segment(
-                start=_clip(segment.start, duration), end=_clip(segment.end, duration), text=text,
-                confidence=round(math.exp(min(segment.avg_logprob, 0.0)), 3),
-                no_speech_prob=round(segment.no_speech_prob, 3), words=words))
-        return result
+        # An utterance (at most 15 s) fits one 30 s window, and without timestamps a window is
+        # one segment: take it and stop. (With word times faster-whisper would seek on from the
+        # last word and decode the window's tail again, often hallucinating on its padding.)
+        segment = next(iter(segments), None)
+        if segment is None or not segment.text.strip():
+            return []
+        words = tuple(
+            Word(_clip(word.start, duration), _clip(word.end, duration), word.word.strip(),
+                 round(float(word.probability), 3))
+            for word in segment.words or () if word.word.strip())
+        return [Segment(
+            start=_clip(segment.start, duration), end=_clip(segment.end, duration),
+            text=segment.text.strip(),
+            confidence=round(math.exp(min(segment.avg_logprob, 0.0)), 3),
+            no_speech_prob=round(segment.no_speech_prob, 3), words=words)]
 
 
 def _clip(seconds: float, duration: float) -> float:

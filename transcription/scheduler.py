@@ -2,8 +2,9 @@
 
 Finals are never dropped and always go first. Partials are worth having only while fresh: each
 stream has at most one waiting (a newer one replaces it), and one runs only when no final is
-waiting, the stream that waited longest first. What was replaced is counted, so falling behind
-shows in the metrics instead of in growing caption latency.
+waiting, the stream that waited longest first. Partials never take the last free worker, so a
+final that arrives finds one (with a single worker, they take it only while it is idle). What
+was replaced is counted, so falling behind shows in the metrics, not in caption latency.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class RecognitionScheduler:
     def __init__(self, engine: SpeechEngine, workers: int) -> None:
         self.engine = engine
         self.stats = SchedulerStats()
+        self._partial_slots = max(1, workers - 1)
+        self._partials_running = 0
         self._finals: deque[Request] = deque()
         self._partials: dict[str, Request] = {}
         self._ready = threading.Condition()
@@ -86,14 +89,18 @@ class RecognitionScheduler:
         if replaced is not None:
             replaced.deliver(None)
 
+    def _partial_may_run(self) -> bool:
+        return bool(self._partials) and self._partials_running < self._partial_slots
+
     def _next(self) -> Optional[Request]:
         with self._ready:
-            while not self._closed and not self._finals and not self._partials:
+            while not self._closed and not self._finals and not self._partial_may_run():
                 self._ready.wait()
             if self._finals:
                 return self._finals.popleft()
-            if self._partials:
+            if self._partial_may_run():
                 oldest = min(self._partials.values(), key=lambda r: r.submitted_at)
+                self._partials_running += 1
                 return self._partials.pop(oldest.stream)
             return None
 
@@ -108,6 +115,9 @@ class RecognitionScheduler:
                 segments = None
             done = time.monotonic()
             with self._ready:
+                if not request.final:
+                    self._partials_running -= 1
+                    self._ready.notify()
                 stats = self.stats
                 stats.busy_s += done - started
                 stats.audio_s += len(request.audio) / 16000

@@ -76,7 +76,8 @@ class SpeakerStream:
         self._utterance_probs: list[tuple[float, float]] = []
         self._agreement = LocalAgreement()
         self._last_partial_at = 0.0
-        self._partial_in_flight = False
+        # The end of the newest partial delivered: an older one finishing later is dropped.
+        self._partial_shown_until = 0.0
         # Finals asked for and not yet delivered (ending a class waits for them).
         self.finals_pending = 0
         self.closed = False
@@ -134,7 +135,7 @@ class SpeakerStream:
     def _schedule_decodes(self, at: float) -> None:
         if at + CHUNK_S - self._segmenter.speech_start >= self.settings.max_utterance_s:
             self._cut_long_utterance()
-        elif at - self._last_partial_at >= self.settings.partial_interval_s and not self._partial_in_flight:
+        elif at - self._last_partial_at >= self.settings.partial_interval_s:
             self._request_partial(at + CHUNK_S)
 
     def _end_speech(self) -> None:
@@ -170,15 +171,15 @@ class SpeakerStream:
     def _request_partial(self, until: float) -> None:
         start = self._segmenter.speech_start
         self._last_partial_at = until
-        self._partial_in_flight = True
         utterance = self._utterance
         audio = self._slice(start - self.settings.vad.pad_s, until)
 
         def deliver(segments: Optional[list[Segment]]) -> None:
             with self._lock:
-                self._partial_in_flight = False
-                if segments is None or utterance != self._utterance or self.closed:
-                    return  # dropped, failed, or its utterance has ended meanwhile
+                if (segments is None or utterance != self._utterance or self.closed
+                        or until <= self._partial_shown_until):
+                    return  # dropped, failed, overtaken, or its utterance has ended meanwhile
+                self._partial_shown_until = until
                 text = _text(segments)
                 stable, _ = self._agreement.update(text.split())
                 transcript = Transcript(self.speaker, utterance, False, start, until, text,

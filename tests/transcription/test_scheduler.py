@@ -18,9 +18,11 @@ class GatedEngine:
 
     def __init__(self) -> None:
         self.gate = threading.Event()
+        self.started: list[tuple[str, bool]] = []
         self.calls: list[tuple[str, bool]] = []
 
     def transcribe(self, audio: np.ndarray, *, final: bool) -> list[Segment]:
+        self.started.append((f"{audio[0]:.0f}", final))
         self.gate.wait(5)
         tag = f"{audio[0]:.0f}"
         self.calls.append((tag, final))
@@ -59,6 +61,25 @@ def test_finals_go_first_and_a_newer_partial_replaces_a_waiting_one():
     assert engine.calls == [("0", True), ("4", True), ("5", True), ("2", False), ("3", False)]
     metrics = scheduler.metrics()
     assert metrics["partials_dropped"] == 1 and metrics["finals_done"] == 3 and metrics["partials_done"] == 2
+
+
+def test_partials_never_take_the_last_free_worker():
+    engine = GatedEngine()
+    scheduler = RecognitionScheduler(engine, workers=2)
+    results: list = []
+    try:
+        for tag, stream in enumerate(("ann", "bob", "cy")):
+            scheduler.submit(request(stream, tag, False, results))
+        wait_until(lambda: len(engine.started) == 1)
+        time.sleep(0.2)
+        assert len(engine.started) == 1  # the second worker stays free for finals...
+        scheduler.submit(request("dee", 7, True, results))
+        wait_until(lambda: len(engine.started) == 2)  # ...and a final gets it at once
+        assert engine.started[1] == ("7", True)
+        engine.gate.set()
+        wait_until(lambda: len(results) == 4)
+    finally:
+        scheduler.close()
 
 
 def test_closing_finishes_queued_finals_and_drops_partials():
