@@ -71,9 +71,12 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
         bus = EventBus(redis, settings.data_dir)
         bus.start()
         # Loading a model takes seconds: off the loop.
-        speech = await asyncio.to_thread(SpeechServices, settings.whisper())
-        if speech.transcribing:
-            logger.info("transcription is on: %s", settings.whisper_model)
+        speech = await asyncio.to_thread(SpeechServices, settings.whisper, settings.whisper_language,
+                                         redis_url if settings.asr_remote else None)
+        if settings.whisper is not None:
+            logger.info("transcription is on: %s", settings.whisper.model)
+        elif settings.asr_remote:
+            logger.info("transcription is on: by `aula asr-worker` processes through Redis")
         else:
             logger.info("transcription is off: no --whisper-model given")
         live = LiveSessions(sessions, bus, redis, sfu, speech, settings.data_dir,

@@ -1,17 +1,24 @@
-"""The `aula` command: `aula serve` (also `python -m server`)."""
+"""The `aula` command: `aula serve` (also `python -m server`), `aula asr-worker`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
+import signal
+import socket
 import sys
+import threading
 from typing import Optional, Sequence
 
 from aiohttp import web
 
+from transcription.faster_whisper_engine import FasterWhisperEngine, WhisperSettings
+from transcription.remote import AsrWorker
+
 from .app import create_app
-from .config import Settings, add_serve_arguments, settings_from_args
+from .config import Settings, add_serve_arguments, add_whisper_arguments, settings_from_args, whisper_from_args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -24,11 +31,45 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     serve = commands.add_parser("serve", help="run the server")
     add_serve_arguments(serve)
     serve.add_argument("--log-level", default="INFO")
+    worker = commands.add_parser(
+        "asr-worker", help="serve speech recognition to `aula serve --asr-remote` nodes through Redis")
+    redis_url = os.environ.get("AULA_REDIS_URL")
+    worker.add_argument("--redis-url", default=redis_url, required=redis_url is None,
+                        help="the nodes' Redis (AULA_REDIS_URL)")
+    add_whisper_arguments(worker)
+    worker.add_argument("--claim-idle", dest="claim_idle_s", type=float, default=30.0,
+                        help="take over a final another worker left unanswered this long")
+    worker.add_argument("--log-level", default="INFO")
     args = parser.parse_args(args_list)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
-        logging.basicConfig(level=args.log_level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         serve_forever(settings_from_args(args))
+    elif args.command == "asr-worker":
+        whisper = whisper_from_args(args)
+        if whisper is None:
+            parser.error("asr-worker needs --whisper-model (or AULA_WHISPER_MODEL)")
+        run_asr_worker(whisper, args.redis_url, args.claim_idle_s)
+
+
+def run_asr_worker(whisper: WhisperSettings, redis_url: str, claim_idle_s: float) -> None:
+    """One engine, `whisper.workers` recognition loops on it, until SIGTERM or Ctrl-C."""
+    engine = FasterWhisperEngine(whisper)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    name = f"{socket.gethostname()}-{os.getpid()}"
+    loops = [AsrWorker(engine, redis_url, f"{name}-{i}", claim_idle_s) for i in range(whisper.workers)]
+    threads = [threading.Thread(target=loop.run, args=(stop,), name=loop.name) for loop in loops]
+    for thread in threads:
+        thread.start()
+    logging.getLogger(__name__).info("asr worker %s: %d loop(s) on %s", name, len(loops), whisper.model)
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        stop.set()
+    for thread in threads:
+        thread.join()
 
 
 def serve_forever(settings: Settings) -> None:

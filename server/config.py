@@ -31,16 +31,12 @@ class Settings:
     ice_addresses: tuple[str, ...] = ()
     # Remote ICE candidates outside these networks are ignored; empty: all allowed.
     ice_allowed_networks: tuple[str, ...] = ()
-    # A local CTranslate2 Whisper model directory; None: transcription is off.
-    whisper_model: Optional[str] = None
-    whisper_device: str = "cpu"
-    whisper_compute_type: str = "int8"
+    # The local Whisper engine (model, device, workers...); None: none on this node.
+    whisper: Optional[WhisperSettings] = None
+    # Recognition by `aula asr-worker` processes through Redis Streams, not on this node.
+    asr_remote: bool = False
+    # The classes' language: for the engine, and stated in transcript events.
     whisper_language: str = "en"
-    # Concurrent recognitions, and threads each (two 1-thread workers beat one 2-thread one).
-    asr_workers: int = 2
-    asr_threads: int = 1
-    # Tokens per decode: bounds a hallucinating decode (a 15 s utterance needs ~60).
-    whisper_max_tokens: int = 128
     token_ttl_s: int = 4 * 3600
     reconnect_grace_s: float = 15.0
     # A session nobody ended is ended this long after its scheduled end.
@@ -52,13 +48,9 @@ class Settings:
     video_sample_interval_s: float = 10.0
     web_client_dir: Path = field(default=WEB_CLIENT_DIR)
 
-    def whisper(self) -> "Optional[WhisperSettings]":
-        if not self.whisper_model:
-            return None
-        return WhisperSettings(model=self.whisper_model, device=self.whisper_device,
-                               compute_type=self.whisper_compute_type,
-                               cpu_threads=self.asr_threads, workers=self.asr_workers,
-                               language=self.whisper_language, max_tokens=self.whisper_max_tokens)
+    @property
+    def transcribing(self) -> bool:
+        return self.whisper is not None or self.asr_remote
 
     def with_generated_secrets(self) -> "Settings":
         """Fill in the API key and token secret when the operator gave none."""
@@ -96,22 +88,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=_csv(env("AULA_ICE_ALLOWED_NETWORKS", "")),
         help="comma-separated CIDRs; remote candidates outside them are ignored",
     )
-    parser.add_argument("--whisper-model", default=env("AULA_WHISPER_MODEL"),
-                        help="local CTranslate2 Whisper model directory (transcription off without)")
-    parser.add_argument("--whisper-device", default=env("AULA_WHISPER_DEVICE", Settings.whisper_device),
-                        choices=("cpu", "cuda", "auto"))
-    parser.add_argument("--whisper-compute-type",
-                        default=env("AULA_WHISPER_COMPUTE_TYPE", Settings.whisper_compute_type),
-                        help="int8 (CPU default), float16 (CUDA), int8_float16, float32")
-    parser.add_argument("--whisper-language", default=env("AULA_WHISPER_LANGUAGE", Settings.whisper_language))
-    parser.add_argument("--asr-workers", type=int,
-                        default=int(env("AULA_ASR_WORKERS", Settings.asr_workers)),
-                        help="speech recognitions run at once on this node")
-    parser.add_argument("--asr-threads", type=int,
-                        default=int(env("AULA_ASR_THREADS", Settings.asr_threads)),
-                        help="CPU threads per recognition")
-    parser.add_argument("--whisper-max-tokens", type=int,
-                        default=int(env("AULA_WHISPER_MAX_TOKENS", Settings.whisper_max_tokens)))
+    add_whisper_arguments(parser)
+    parser.add_argument("--asr-remote", action="store_true",
+                        default=env("AULA_ASR_REMOTE", "") in ("1", "true", "yes"),
+                        help="send recognitions to `aula asr-worker` processes through Redis")
     parser.add_argument(
         "--token-ttl", dest="token_ttl_s", type=int,
         default=int(env("AULA_TOKEN_TTL", Settings.token_ttl_s)),
@@ -128,6 +108,36 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_whisper_arguments(parser: argparse.ArgumentParser) -> None:
+    """The speech-recognition flags, shared by `aula serve` and `aula asr-worker`."""
+    env = os.environ.get
+    parser.add_argument("--whisper-model", default=env("AULA_WHISPER_MODEL"),
+                        help="local CTranslate2 Whisper model directory (transcription off without)")
+    parser.add_argument("--whisper-device", default=env("AULA_WHISPER_DEVICE", WhisperSettings.device),
+                        choices=("cpu", "cuda", "auto"))
+    parser.add_argument("--whisper-compute-type",
+                        default=env("AULA_WHISPER_COMPUTE_TYPE", WhisperSettings.compute_type),
+                        help="int8 (CPU default), float16 (CUDA), int8_float16, float32")
+    parser.add_argument("--whisper-language", default=env("AULA_WHISPER_LANGUAGE", WhisperSettings.language))
+    parser.add_argument("--asr-workers", type=int,
+                        default=int(env("AULA_ASR_WORKERS", WhisperSettings.workers)),
+                        help="speech recognitions run at once in this process")
+    parser.add_argument("--asr-threads", type=int,
+                        default=int(env("AULA_ASR_THREADS", WhisperSettings.cpu_threads)),
+                        help="CPU threads per recognition")
+    parser.add_argument("--whisper-max-tokens", type=int,
+                        default=int(env("AULA_WHISPER_MAX_TOKENS", WhisperSettings.max_tokens)))
+
+
+def whisper_from_args(args: argparse.Namespace) -> Optional[WhisperSettings]:
+    if not args.whisper_model:
+        return None
+    return WhisperSettings(model=args.whisper_model, device=args.whisper_device,
+                           compute_type=args.whisper_compute_type, cpu_threads=args.asr_threads,
+                           workers=args.asr_workers, language=args.whisper_language,
+                           max_tokens=args.whisper_max_tokens)
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(
         host=args.host,
@@ -139,13 +149,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         public_url=args.public_url,
         ice_addresses=tuple(args.ice_addresses),
         ice_allowed_networks=tuple(args.ice_allowed_networks),
-        whisper_model=args.whisper_model,
-        whisper_device=args.whisper_device,
-        whisper_compute_type=args.whisper_compute_type,
+        # With remote recognition, this node loads no model of its own.
+        whisper=None if args.asr_remote else whisper_from_args(args),
+        asr_remote=args.asr_remote,
         whisper_language=args.whisper_language,
-        asr_workers=args.asr_workers,
-        asr_threads=args.asr_threads,
-        whisper_max_tokens=args.whisper_max_tokens,
         token_ttl_s=args.token_ttl_s,
         end_grace_s=args.end_grace_s,
         snapshot_interval_s=args.snapshot_interval_s,

@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable, Optional
 from events import EventType
 from media import Participant, Publication
 from transcription.faster_whisper_engine import FasterWhisperEngine, WhisperSettings
+from transcription.remote import RemoteScheduler
 from transcription.scheduler import RecognitionScheduler
 from transcription.speaker_stream import SpeakerStream, Transcript
 from transcription.transcript_files import TranscriptFiles, TranscriptSegment
@@ -32,12 +33,16 @@ Job = Callable[[], Awaitable[None]]
 
 
 class SpeechServices:
-    def __init__(self, whisper: Optional[WhisperSettings]) -> None:
+    def __init__(self, whisper: Optional[WhisperSettings], language: str,
+                 remote_redis_url: Optional[str] = None) -> None:
+        """`whisper`: recognise on this node; else `remote_redis_url`: on `aula asr-worker`s."""
         self.vad = SileroModel()
-        self.whisper = whisper
-        self.scheduler: Optional[RecognitionScheduler] = None
+        self.language = language
+        self.scheduler: Optional[RecognitionScheduler | RemoteScheduler] = None
         if whisper is not None:
             self.scheduler = RecognitionScheduler(FasterWhisperEngine(whisper), whisper.workers)
+        elif remote_redis_url is not None:
+            self.scheduler = RemoteScheduler(remote_redis_url)
 
     @property
     def transcribing(self) -> bool:
@@ -117,11 +122,10 @@ class SessionTranscripts:
             return
         words = [{"start": round(offset + word.start, 3), "end": round(offset + word.end, 3),
                   "text": word.text, "probability": word.probability} for word in transcript.words]
-        assert self._services.whisper is not None
         event = self._emit(EventType.TRANSCRIPT_FINAL, {
             "name": name, "utterance_id": utterance_id, "start": start, "end": end,
             "text": transcript.text, "words": words, "confidence": transcript.confidence,
-            "language": self._services.whisper.language}, identity)
+            "language": self._services.language}, identity)
         self._broadcast(caption)
         segment = TranscriptSegment(identity, name, start, end, transcript.text,
                                     transcript.confidence, words, event.id)

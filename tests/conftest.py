@@ -24,6 +24,7 @@ from events.bus import session_stream
 from server.app import create_app
 from server.config import Settings
 from server.context import CONTEXT
+from transcription.faster_whisper_engine import WhisperSettings
 
 LOOPBACK = "127.0.0.1"
 
@@ -174,3 +175,10 @@ def whisper_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     from transcription.random_model import DIMS, build
 
     return build(str(tmp_path_factory.mktemp("whisper") / "test"), DIMS["test"])
+
+
+@pytest.fixture(scope="session")
+def whisper_settings(whisper_model: str) -> WhisperSettings:
+    """Engine settings for the random model: few tokens (it never says end-of-text), and no
+    temperature fallbacks (its every decode fails Whisper's guards)."""
+    return WhisperSettings(whisper_model, max_tokens=8, fallback_temperatures=())

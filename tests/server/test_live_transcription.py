@@ -32,9 +32,8 @@ def timeline() -> tuple[np.ndarray, list[tuple[float, float]]]:
 
 
 @pytest.fixture
-async def transcribing_aula(redis_server, tmp_path, whisper_model):
-    settings = loopback_settings(redis_server.url, tmp_path / "data", whisper_model=whisper_model,
-                                 whisper_max_tokens=8)
+async def transcribing_aula(redis_server, tmp_path, whisper_settings):
+    settings = loopback_settings(redis_server.url, tmp_path / "data", whisper=whisper_settings)
     async with running_aula(settings) as server:
         yield server
 
@@ -140,3 +139,26 @@ async def test_without_a_model_the_class_runs_and_says_transcription_is_off(aula
     async with aula_server.http.get(f"{aula_server.base_url}/api/sessions/ses_0000000000000000/transcript",
                                     headers=aula_server.headers) as response:
         assert response.status == 404
+
+
+async def test_a_node_with_remote_recognition_transcribes_through_an_asr_worker(redis_server, tmp_path,
+                                                                                whisper_model):
+    from tests.transcription.test_remote import asr_worker
+
+    settings = loopback_settings(redis_server.url, tmp_path / "data", asr_remote=True)
+    speech = np.concatenate([np.zeros(AUDIO_RATE // 2, np.int16), espeak(SENTENCES[0]),
+                             np.zeros(AUDIO_RATE * 2, np.int16)])
+    with asr_worker(redis_server.url, whisper_model):
+        async with running_aula(settings) as server:
+            session = await server.create_session()
+            speaker = await join(server, session["id"], "sam", publish={"microphone": PcmTrack(speech)})
+            try:
+                final = await server.wait_for_event(session["id"], lambda e: e["type"] == "transcript.final",
+                                                    timeout=30)
+            finally:
+                await speaker.close()
+            async with server.http.get(f"{server.base_url}/api/stats", headers=server.headers) as response:
+                stats = (await response.json())["transcription"]
+    validate(final)
+    assert final["participant"] == "sam" and final["data"]["language"] == "en"
+    assert stats["mode"] == "remote" and stats["finals_done"] >= 1

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from transcription.faster_whisper_engine import FasterWhisperEngine, WhisperSettings
+from transcription.faster_whisper_engine import FasterWhisperEngine
 from transcription.scheduler import RecognitionScheduler
 from transcription.speaker_stream import SpeakerStream, StreamSettings, Transcript
 from transcription.vad import SileroModel
@@ -25,9 +25,8 @@ def silero() -> SileroModel:
 
 
 @pytest.fixture
-def scheduler(whisper_model):
-    engine = FasterWhisperEngine(WhisperSettings(whisper_model, max_tokens=8, fallback_temperatures=()))
-    scheduler = RecognitionScheduler(engine, workers=2)
+def scheduler(whisper_settings):
+    scheduler = RecognitionScheduler(FasterWhisperEngine(whisper_settings), workers=2)
     yield scheduler
     scheduler.close()
 

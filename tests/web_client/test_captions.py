@@ -18,9 +18,8 @@ pytestmark = pytest.mark.browser
 
 
 async def test_the_instructor_turns_captions_on_and_sees_each_speaker_named(
-        redis_server: Any, tmp_path: Any, whisper_model: str, open_page: Any) -> None:
-    settings = loopback_settings(redis_server.url, tmp_path / "data", whisper_model=whisper_model,
-                                 whisper_max_tokens=8)
+        redis_server: Any, tmp_path: Any, whisper_settings: Any, open_page: Any) -> None:
+    settings = loopback_settings(redis_server.url, tmp_path / "data", whisper=whisper_settings)
     async with running_aula(settings) as server:
         session = await server.create_session(title="Biology")
         pages = await open_class(server, open_page, session["id"], [("teacher", "Ada Teacher", "instructor")])
