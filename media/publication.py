@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 # RFC 6464 level (-dBov, 0 loudest .. 127 silence) reported while no packet carried one.
 SILENCE_DBOV = 127
+# Packets whose own level is quieter than this hold nothing a voice detector would find (muted
+# microphones send 127): the audio tap does not analyse them.
+ANALYSE_ABOVE_DBOV = 60
 
 
 class Publication:
@@ -143,7 +146,8 @@ class Publication:
             elif self._tap().on_level is None:
                 self._tap().on_level = self._set_decoded_level
             if self.audio_tap is not None:
-                self.audio_tap.feed(packet.payload, media_time)
+                self.audio_tap.feed(packet.payload, media_time,
+                                    silent=level is not None and level[1] > ANALYSE_ABOVE_DBOV)
         self.history.add(packet)
         if self.video_tap is not None and not self.muted:
             self.video_tap.on_packet(packet)

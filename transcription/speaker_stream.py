@@ -51,6 +51,10 @@ VoiceObserver = Callable[[bool, float], None]
 # silence so utterance times stay true; a longer one (over MAX_GAP_S) restarts the clock.
 GAP_FILL_S = 0.06
 MAX_GAP_S = 30.0
+# Digital silence (a muted or silent sender) is run through the VAD only this long; after that
+# it is skipped. The model needs that much of it to settle: from a state that never heard the
+# stream, it finds the next onset about half a second late.
+SILENCE_SETTLE_S = 0.5
 
 
 class SpeakerStream:
@@ -78,6 +82,8 @@ class SpeakerStream:
         self._last_partial_at = 0.0
         # The end of the newest partial delivered: an older one finishing later is dropped.
         self._partial_shown_until = 0.0
+        # Digital silence analysed so far in a row (see SILENCE_SETTLE_S).
+        self._silence_s = 0.0
         # Finals asked for and not yet delivered (ending a class waits for them).
         self.finals_pending = 0
         self.closed = False
@@ -105,6 +111,12 @@ class SpeakerStream:
         self._audio.append(audio)
         self._audio_samples += len(audio)
         self._clock += len(audio) / SAMPLE_RATE
+        if not audio.any() and not self._segmenter.in_speech and self._silence_s >= SILENCE_SETTLE_S:
+            for _ in range(self._probability.skip_silence(len(audio))):
+                self._observe(0.0, self._vad_time)
+                self._vad_time += CHUNK_S
+            return
+        self._silence_s = 0.0 if audio.any() else self._silence_s + len(audio) / SAMPLE_RATE
         for probability in self._probability.feed(audio):
             self._observe(float(probability), self._vad_time)
             self._vad_time += CHUNK_S

@@ -49,6 +49,17 @@ class VoiceProbability:
         self._context = np.zeros(CONTEXT, np.float32)
         self._pending = np.zeros(0, np.float32)
 
+    def skip_silence(self, samples: int) -> int:
+        """Digital silence (a muted or silent sender), not run through the model: its state
+        stays where the last quiet stretch left it (a fresh state would miss the next onset
+        for half a second). Returns how many whole chunks it completed."""
+        total = len(self._pending) + samples
+        whole = total // CHUNK
+        self._pending = np.zeros(total - whole * CHUNK, np.float32)
+        if whole:
+            self._context = np.zeros(CONTEXT, np.float32)
+        return whole
+
     def feed(self, audio: np.ndarray) -> np.ndarray:
         """Float32 16 kHz samples in; one probability per whole chunk completed, in order."""
         samples = np.concatenate([self._pending, audio.astype(np.float32, copy=False)])

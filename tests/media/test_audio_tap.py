@@ -15,9 +15,10 @@ async def test_a_publisher_without_level_extension_is_decoded_once_and_heard(aul
     session = await aula_server.create_session()
     plain = await join(aula_server, session["id"], "plain", publish={"microphone": EncodedToneTrack(440, 0.5)})
     marked = await join(aula_server, session["id"], "marked", publish={"microphone": ToneTrack(660, 0.5)})
+    quiet = await join(aula_server, session["id"], "quiet", publish={"microphone": ToneTrack(660, 0.0)})
     listener = await join(aula_server, session["id"], "listener", options=ClientOptions(decode=False))
     try:
-        await listener.wait_for_tracks(2)
+        await listener.wait_for_tracks(3)
         speaking = await listener.wait_for(lambda m: m["type"] == "active_speakers" and
                                            {"plain", "marked"} <= {s["identity"] for s in m["speakers"]})
         assert speaking
@@ -30,6 +31,17 @@ async def test_a_publisher_without_level_extension_is_decoded_once_and_heard(aul
         # The browser-style level is taken from the packets, not measured again.
         assert marked_mic.audio_tap is not None and marked_mic.audio_tap.frames_decoded > 20
         assert plain_mic.audio_tap.on_level is not None and marked_mic.audio_tap.on_level is None
+        # A microphone whose packets say "silence" (a muted one sends level 127) is decoded (the
+        # decoder follows the stream) but not analysed: the voice detector gets digital silence.
+        quiet_mic = room.participants["quiet"].publication_for(Source.MICROPHONE)
+        heard: list = []
+        quiet_mic.listen(lambda speech, media_time: heard.append(speech))
+        await asyncio.sleep(0.5)
+        assert len(heard) > 10 and not any(chunk.any() for chunk in heard)
+        marked_heard: list = []
+        marked_mic.listen(lambda speech, media_time: marked_heard.append(speech))
+        await asyncio.sleep(0.5)
+        assert all(chunk.any() for chunk in marked_heard[1:])
     finally:
-        for client in (plain, marked, listener):
+        for client in (plain, marked, quiet, listener):
             await client.close()
