@@ -35,7 +35,7 @@ class AudioTap:
         # Set when the packets carry no RFC 6464 level of their own.
         self.on_level: Optional[LevelObserver] = None
         self._speech_observers: tuple[SpeechObserver, ...] = ()
-        self._payloads: queue.SimpleQueue[Optional[tuple[bytes, float, bool]]] = queue.SimpleQueue()
+        self._payloads: queue.SimpleQueue[Optional[tuple[bytes, float]]] = queue.SimpleQueue()
         self.frames_decoded = 0
         self.decode_errors = 0
         self._thread = threading.Thread(target=self._run, name=f"audio-tap-{name}", daemon=True)
@@ -44,11 +44,14 @@ class AudioTap:
     def add_speech_observer(self, observer: SpeechObserver) -> None:
         self._speech_observers = (*self._speech_observers, observer)
 
-    def feed(self, payload: bytes, media_time: float, silent: bool = False) -> None:
-        """Called on the event loop for each Opus packet, in arrival order. `silent`: its own
-        level says so; it is still decoded (the decoder's state must follow the stream) but
-        speech observers get zeros, which they need not analyse."""
-        self._payloads.put((payload, media_time, silent))
+    def feed(self, payload: bytes, media_time: float) -> None:
+        """Called on the event loop for each Opus packet, in arrival order."""
+        self._payloads.put((payload, media_time))
+
+    def feed_silence(self, media_time: float) -> None:
+        """Silence up to `media_time`, known from the packets' own levels: no decode; speech
+        observers get digital silence (they fill the time since the last audio with it)."""
+        self._payloads.put((b"", media_time))
 
     def _run(self) -> None:
         decoder = av.CodecContext.create("libopus", "r")
@@ -57,8 +60,13 @@ class AudioTap:
         decoder.sample_rate = SAMPLE_RATE
         # libopus always decodes at 48 kHz here; speech takes 16 kHz float.
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SPEECH_RATE)
+        silence = np.zeros(SPEECH_RATE // 50, np.float32)
         while (item := self._payloads.get()) is not None:
-            payload, media_time, silent = item
+            payload, media_time = item
+            if not payload:
+                for observer in self._speech_observers:
+                    observer(silence, media_time)
+                continue
             try:
                 frames = decoder.decode(av.Packet(payload))
             except av.error.FFmpegError:
@@ -71,11 +79,8 @@ class AudioTap:
                     if on_level is not None:
                         on_level(level_dbov(frame.to_ndarray().reshape(-1)), media_time)
                     if speech_observers:
-                        if silent:
-                            speeches = [np.zeros(frame.samples * SPEECH_RATE // SAMPLE_RATE, np.float32)]
-                        else:
-                            speeches = [r.to_ndarray().reshape(-1) for r in resampler.resample(frame)]
-                        for speech in speeches:
+                        for resampled in resampler.resample(frame):
+                            speech = resampled.to_ndarray().reshape(-1)
                             for observer in speech_observers:
                                 observer(speech, media_time)
                 except Exception:
