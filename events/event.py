@@ -27,6 +27,8 @@ class EventType(str, Enum):
     POLL_ENDED = "poll.ended"
     TRANSCRIPT_PARTIAL = "transcript.partial"
     TRANSCRIPT_FINAL = "transcript.final"
+    RECORDING_STARTED = "recording.started"
+    RECORDING_FINISHED = "recording.finished"
 
 
 # The version of each type's `data` schema (docs/events.md).

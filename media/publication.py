@@ -21,6 +21,7 @@ from .video_tap import FrameObserver, FrameWorker, VideoTap
 from .permissions import Source
 
 if TYPE_CHECKING:
+    from .recorder import TrackRecorder
     from .subscription import Subscription
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,8 @@ class Publication:
         self.talk_timer = TalkTimer()
         # Cameras only, when someone watches them (engagement): an occasional decoded keyframe.
         self.video_tap: Optional[VideoTap] = None
+        # While the class is recorded: this track's file writer.
+        self.recorder: Optional["TrackRecorder"] = None
         self._first_timestamp: Optional[int] = None
         aiortc_hooks.tap_receiver(receiver, self._on_packet, decode=False)
 
@@ -93,6 +96,13 @@ class Publication:
 
     def is_keyframe_start(self, packet: RtpPacket) -> bool:
         return self._is_keyframe_start(packet.payload)
+
+    def is_keyframe_payload(self, payload: bytes) -> bool:
+        return self._is_keyframe_start(payload)
+
+    def record(self, recorder: Optional["TrackRecorder"]) -> None:
+        """Hand every packet to `recorder` from now on (None: stop)."""
+        self.recorder = recorder
 
     def request_keyframe(self) -> None:
         if self.kind != "video":
@@ -158,6 +168,8 @@ class Publication:
         self.history.add(packet)
         if self.video_tap is not None and not self.muted:
             self.video_tap.on_packet(packet)
+        if self.recorder is not None and not self.muted:
+            self.recorder.on_packet(packet)
         if self.muted or (self.kind == "audio" and not self._forwards_audio(level)):
             if self._forwarding:
                 self._forwarding = False

@@ -18,6 +18,7 @@ from engagement.attendance import records_csv, summarise
 from events.bus import session_stream
 from events.xapi import statements
 from media.permissions import Permissions, Role
+from recording.manifest import read_manifest
 from transcription.transcript_files import FORMATS, TranscriptFiles, render_srt, render_vtt
 
 from . import __version__
@@ -192,6 +193,34 @@ async def end_session(request: web.Request) -> web.Response:
     return web.json_response((ended or session).to_dict())
 
 
+async def recording_control(request: web.Request) -> web.Response:
+    """Start or stop recording a live class: `{"action": "start" | "stop"}`."""
+    context: AppContext = request.app[CONTEXT]
+    session = await context.sessions.get(request.match_info["session_id"])
+    if session is None:
+        return error(404, "session_not_found", "no such session")
+    body = await _json_body(request)
+    action = body.get("action") if isinstance(body, dict) else None
+    if action not in ("start", "stop"):
+        return error(400, "invalid_request", 'action must be "start" or "stop"')
+    live = context.live.get(session.id)
+    if live is None or live.room is None or live.room.closed:
+        return error(409, "not_live", "the class is not live: nobody is in its room")
+    changed = await live.set_recording(None, action == "start")
+    return web.json_response({**live.recording.state(), "changed": changed})
+
+
+async def recordings(request: web.Request) -> web.Response:
+    """recordings.json: every recorded track of the session."""
+    context: AppContext = request.app[CONTEXT]
+    session = await context.sessions.get(request.match_info["session_id"])
+    if session is None:
+        return error(404, "session_not_found", "no such session")
+    tracks = await asyncio.to_thread(read_manifest, context.settings.data_dir / "sessions" / session.id
+                                     / "recordings")
+    return web.json_response({"session_id": session.id, "tracks": [asdict(t) for t in tracks]})
+
+
 async def attendance(request: web.Request) -> web.Response:
     context: AppContext = request.app[CONTEXT]
     session = await context.sessions.get(request.match_info["session_id"])
@@ -278,6 +307,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/sessions/{session_id}/attendance/{identity}/excuse", excuse)
     app.router.add_get("/api/sessions/{session_id}/xapi", xapi)
     app.router.add_get("/api/sessions/{session_id}/transcript", transcript)
+    app.router.add_post("/api/sessions/{session_id}/recording", recording_control)
+    app.router.add_get("/api/sessions/{session_id}/recordings", recordings)
     app.router.add_post("/api/tokens", create_ops_token)
     app.router.add_get("/join/{session_id}", join_page)
 

@@ -14,6 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from aiohttp import web
 
 from events.bus import EventBus
+from recording.manifest import repair as repair_recordings
 from media import SFU
 
 from .api import add_routes, api_key_guard
@@ -50,6 +51,8 @@ async def _close_rooms(app: web.Application) -> None:
 def _context(settings: Settings):  # type: ignore[no-untyped-def]
     async def context(app: web.Application) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Recordings a killed process left open: measured and marked interrupted.
+        await asyncio.to_thread(repair_recordings, settings.data_dir / "sessions")
         embedded = None
         redis_url = settings.redis_url
         if redis_url is None:

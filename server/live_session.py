@@ -30,6 +30,7 @@ from media.exceptions import NotFound
 from media.video_tap import FrameWorker
 
 from .attendance_store import AttendanceStore
+from .live_recording import SessionRecording
 from .live_transcription import SessionTranscripts, SpeechServices
 from .sessions import Session, SessionStore
 from .timers import DurableTimers
@@ -77,6 +78,8 @@ class LiveSession(RoomObserver):
         self.transcripts = SessionTranscripts(session.id, session_dir, speech, self.emit,
                                               self._jobs.put_nowait, self._broadcast,
                                               lambda: self.opened_at)
+        self.recording = SessionRecording(session.id, session_dir, self.emit, self._broadcast,
+                                          lambda: self.opened_at)
         self._tickers = [
             asyncio.ensure_future(self._every(snapshot_interval_s, self._snapshot_all)),
             asyncio.ensure_future(self._every(panel_interval_s, self._send_panel)),
@@ -123,7 +126,7 @@ class LiveSession(RoomObserver):
         if self.poll is not None:
             poll = {**self._poll_for(moderator), "your_answer": self.poll.answers.get(identity)}
         return {"hands": self.hands.queue(), "poll": poll,
-                "transcription": self.transcripts.transcribing}
+                "transcription": self.transcripts.transcribing, "recording": self.recording.state()}
 
     def _poll_for(self, moderator: bool) -> dict[str, Any]:
         """The running poll as a participant sees it: moderators also see the correct answer."""
@@ -138,6 +141,8 @@ class LiveSession(RoomObserver):
             self.emit(EventType.SESSION_STARTED, {
                 "title": self.session.title, "scheduled_start": self.session.scheduled_start,
                 "scheduled_end": self.session.scheduled_end, "started_at": iso(now)}, at=now)
+            if self.session.settings.recording:
+                self.recording.start(None, [])
         activity = self.activity.activity(participant.identity, participant.name,
                                           participant.role.value)
         activity.visible.set(True, now)
@@ -186,9 +191,11 @@ class LiveSession(RoomObserver):
             self._watch_camera(participant.identity, publication)
         elif publication.source is Source.MICROPHONE:
             self.transcripts.attach(participant, publication)
+        self.recording.attach(participant, publication)
 
     def track_unpublished(self, participant: Participant, publication: Publication) -> None:
         identity = participant.identity
+        self.recording.detach(publication)
         self.emit(EventType.TRACK_UNPUBLISHED, {"track_sid": publication.sid, "kind": publication.kind,
                                                 "source": publication.source.value}, identity)
         if publication.source is Source.MICROPHONE:
@@ -297,6 +304,19 @@ class LiveSession(RoomObserver):
     def _broadcast(self, message: dict[str, Any]) -> None:
         if self.room is not None and not self.room.closed:
             self.room.broadcast(message)
+
+    async def set_recording(self, moderator: Optional[Participant], on: bool) -> bool:
+        """Start or stop recording (a moderator, or the API with `moderator` None). Returns
+        whether that changed anything."""
+        if moderator is not None and not moderator.permissions.moderate:
+            raise PermissionDenied("starting or stopping the recording needs the moderate permission")
+        by = moderator.identity if moderator is not None else None
+        if not on:
+            return await self.recording.stop(by, "stopped")
+        room = self._require_room()
+        return self.recording.start(by, [(participant, publication)
+                                         for participant in room.participants.values()
+                                         for publication in participant.publications.values()])
 
     def reaction(self, participant: Participant, emoji: str) -> None:
         if emoji not in REACTIONS:
@@ -489,6 +509,7 @@ class LiveSession(RoomObserver):
         attended = list(self.activity.participants)
         if self.room is not None and not self.room.closed:
             await self.room.close("session_ended")
+        await self.recording.stop(None, "session_ended")
         await self.transcripts.finish()
         await self.drain()
         await self._snapshot(attended)

@@ -260,6 +260,13 @@ async def _moderate(call: Call, message: dict[str, Any]) -> None:
         await call.room.moderate(call.participant, action, identity, source)
 
 
+async def _recording(call: Call, message: dict[str, Any]) -> None:
+    action = _field(message, "action", str)
+    if action not in ("start", "stop"):
+        raise BadMessage("bad_message", "recording: action must be start or stop")
+    await call.live.set_recording(call.participant, action == "start")
+
+
 async def _update_subscription(call: Call, message: dict[str, Any]) -> None:
     participant = call.participant
     sids = _field(message, "sids", list)
@@ -327,7 +334,7 @@ async def _quality(call: Call, message: dict[str, Any]) -> None:
 HANDLERS = {
     "offer": _offer, "answer": _answer, "candidate": _candidate, "mute": _mute,
     "moderate": _moderate, "update_subscription": _update_subscription, "chat": _chat,
-    "hand": _hand, "reaction": _reaction, "poll_create": _poll_create,
+    "hand": _hand, "reaction": _reaction, "recording": _recording, "poll_create": _poll_create,
     "poll_answer": _poll_answer, "poll_end": _poll_end, "visibility": _visibility,
     "quality": _quality, "ping": _ping, "leave": _leave,
 }

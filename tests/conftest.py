@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -27,6 +29,22 @@ from server.context import CONTEXT
 from transcription.faster_whisper_engine import WhisperSettings
 
 LOOPBACK = "127.0.0.1"
+
+
+def _dump_asyncio_tasks(*_: Any) -> None:
+    """`kill -USR1 <pytest pid>`: every asyncio task's stack, into aula-tasks-<pid>.txt in the
+    temp folder (a hung teardown shows what it waits for; py-spy only shows the idle loop)."""
+    import traceback
+
+    loop = asyncio.events._get_running_loop()
+    with open(Path(tempfile.gettempdir()) / f"aula-tasks-{os.getpid()}.txt", "w") as out:
+        for task in asyncio.all_tasks(loop) if loop is not None else ():
+            print(f"--- {task!r}", file=out)
+            for frame in task.get_stack():
+                traceback.print_stack(frame, limit=1, file=out)
+
+
+signal.signal(signal.SIGUSR1, _dump_asyncio_tasks)
 
 
 def free_port() -> int:

@@ -105,12 +105,65 @@ class EncodedToneTrack(MediaStreamTrack):
         self._encoder.format = "s16"
         self._encoder.time_base = fractions.Fraction(1, AUDIO_RATE)
         self._pending: list = []
+        # Every packet handed to aiortc, in order: what a recording must hold, byte for byte.
+        self.sent: list[bytes] = []
 
     async def recv(self):  # type: ignore[no-untyped-def]
         while not self._pending:
             self._pending.extend(self._encoder.encode(await self._tone.recv()))
         packet = self._pending.pop(0)
         packet.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self.sent.append(bytes(packet))
+        return packet
+
+
+class EncodedVideoTrack(MediaStreamTrack):
+    """A moving picture as pre-encoded VP8 frames (libvpx), paced in real time; aiortc packs
+    them as they are. Pre-encoded frames cannot answer a keyframe request, so a keyframe comes
+    every 10 frames, about as soon as a browser would answer one. `sent` holds every frame
+    handed to aiortc, in order."""
+
+    kind = "video"
+
+    def __init__(self, width: int = 320, height: int = 240, fps: int = 30) -> None:
+        super().__init__()
+        import av
+
+        self._fps = fps
+        self._encoder = av.CodecContext.create("libvpx", "w")
+        self._encoder.width, self._encoder.height = width, height
+        self._encoder.pix_fmt = "yuv420p"
+        self._encoder.time_base = fractions.Fraction(1, fps)
+        self._encoder.framerate = fractions.Fraction(fps, 1)
+        self._encoder.bit_rate = 300_000
+        self._encoder.gop_size = 10
+        self._encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        self._size = (width, height)
+        self._index = 0
+        self._pending: list = []
+        self._started: float | None = None
+        self.sent: list[bytes] = []
+
+    async def recv(self):  # type: ignore[no-untyped-def]
+        import av
+
+        loop = asyncio.get_running_loop()
+        if self._started is None:
+            self._started = loop.time()
+        while not self._pending:
+            width, height = self._size
+            shift = self._index * 4
+            picture = np.zeros((height, width, 3), np.uint8)
+            picture[:, :, 0] = (np.arange(width)[None, :] + shift) % 256
+            picture[:, :, 1] = (np.arange(height)[:, None] * 2 + shift) % 256
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(format="yuv420p")
+            frame.pts = self._index
+            self._index += 1
+            self._pending.extend(self._encoder.encode(frame))
+        packet = self._pending.pop(0)
+        await asyncio.sleep(max(0.0, self._started + packet.pts / self._fps - loop.time()))
+        packet.time_base = fractions.Fraction(1, self._fps)
+        self.sent.append(bytes(packet))
         return packet
 
 

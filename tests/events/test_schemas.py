@@ -128,6 +128,11 @@ def valid_examples() -> list[dict[str, Any]]:
         envelope(E.TRANSCRIPT_FINAL, {"name": "Sam", "utterance_id": "TR_a1b2c3d4e5f6-4", "start": 70.0,
                                       "end": 70.4, "text": "", "words": [], "confidence": None,
                                       "language": "en"}, "sam"),
+        envelope(E.RECORDING_STARTED, {"by": "ms-lee"}, "ms-lee"),
+        envelope(E.RECORDING_STARTED, {"by": None}),
+        envelope(E.RECORDING_FINISHED, {"by": None, "reason": "session_ended", "duration_s": 3540.2, "files": [
+            {"file": "sam-microphone-TR_a1b2c3d4e5f6.ogg", "participant": "sam", "kind": "audio",
+             "source": "microphone", "offset_s": 12.5, "duration_s": 3527.7}]}),
     ]
 
 

@@ -1,0 +1,239 @@
+"""TrackRecorder: one published track written to disk as it arrives, never decoded.
+
+On the event loop, packets are put back in sequence order (a short reorder window: a NACKed
+packet's retransmission usually arrives within it), depayloaded and assembled into frames: one
+Opus packet is one frame; a video frame is every packet of one RTP timestamp, complete when the
+marker bit comes with no gap. A video file starts on a keyframe; after a loss it skips to the
+next keyframe (asking the publisher for one). Frames go to a thread that muxes them with PyAV:
+Opus → Ogg, VP8 → WebM (live mode: clusters as they come), H.264 → MPEG-TS. All three stay
+playable up to their last written frames if the process dies.
+"""
+
+from __future__ import annotations
+
+import fractions
+import logging
+import queue
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import av
+from aiortc.codecs import depayload
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtpPacket
+
+logger = logging.getLogger(__name__)
+
+# mime type → (container format, file extension, PyAV codec name)
+CONTAINERS = {
+    "audio/opus": ("ogg", "ogg", "libopus"),
+    "video/vp8": ("webm", "webm", "vp8"),
+    "video/h264": ("mpegts", "ts", "h264"),
+}
+REORDER_WINDOW = 16
+# A video frame larger than this many packets is abandoned (corrupt or lost marker).
+MAX_FRAME_PACKETS = 1000
+SEQ_MOD = 1 << 16
+TS_MOD = 1 << 32
+
+
+def recordable(codec: RTCRtpCodecParameters) -> bool:
+    return codec.mimeType.lower() in CONTAINERS
+
+
+def file_extension(codec: RTCRtpCodecParameters) -> str:
+    return CONTAINERS[codec.mimeType.lower()][1]
+
+
+@dataclass(frozen=True)
+class Frame:
+    data: bytes
+    # RTP timestamp ticks since the track's first recorded frame.
+    pts: int
+    keyframe: bool
+
+
+class PacketOrder:
+    """Hands packets on in sequence order; waits up to REORDER_WINDOW packets for a missing one."""
+
+    def __init__(self) -> None:
+        self._expected: Optional[int] = None
+        self._held: dict[int, RtpPacket] = {}
+        self.lost = 0
+
+    def push(self, packet: RtpPacket) -> list[tuple[RtpPacket, bool]]:
+        """Packets now in order, each with whether a gap came before it."""
+        seq = packet.sequence_number
+        if self._expected is None:
+            self._expected = seq
+        if (seq - self._expected) % SEQ_MOD >= SEQ_MOD // 2:
+            return []  # older than what was handed on: a late duplicate or retransmission
+        self._held[seq] = packet
+        ready: list[tuple[RtpPacket, bool]] = []
+        gap = False
+        while True:
+            if self._expected in self._held:
+                ready.append((self._held.pop(self._expected), gap))
+                gap = False
+                self._expected = (self._expected + 1) % SEQ_MOD
+            elif len(self._held) > REORDER_WINDOW:
+                self.lost += 1
+                gap = True
+                self._expected = (self._expected + 1) % SEQ_MOD
+            else:
+                return ready
+
+
+def opus_head(channels: int = 2, rate: int = 48000) -> bytes:
+    """RFC 7845's identification header; WebRTC's Opus is 48 kHz, signalled stereo."""
+    return b"OpusHead" + struct.pack("<BBHIhB", 1, channels, 312, rate, 0, 0)
+
+
+class TrackFile:
+    """The muxing thread of one recording: frames in, a growing file out."""
+
+    def __init__(self, path: Path, codec: RTCRtpCodecParameters) -> None:
+        self.path = path
+        self.codec = codec
+        self.frames_written = 0
+        self.last_pts = 0
+        self._time_base = fractions.Fraction(1, codec.clockRate)
+        self._frames: queue.SimpleQueue[Optional[Frame]] = queue.SimpleQueue()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"record-{path.stem}", daemon=True)
+        self._thread.start()
+
+    def write(self, frame: Frame) -> None:
+        self._frames.put(frame)
+
+    def _open(self, first: Frame) -> tuple[av.container.OutputContainer, av.stream.Stream]:
+        container_format, _, codec_name = CONTAINERS[self.codec.mimeType.lower()]
+        options = {"live": "1"} if container_format == "webm" else {}
+        container = av.open(str(self.path), mode="w", format=container_format, options=options)
+        if self.codec.mimeType.lower() == "audio/opus":
+            stream = container.add_stream(codec_name, rate=self.codec.clockRate)
+            stream.codec_context.layout = "stereo"
+            stream.codec_context.extradata = opus_head()
+        else:
+            stream = container.add_stream(codec_name, rate=30)
+            stream.width, stream.height = _dimensions(self.codec, first.data)
+            stream.pix_fmt = "yuv420p"
+        stream.time_base = self._time_base
+        return container, stream
+
+    def _run(self) -> None:
+        container = stream = None
+        try:
+            while (frame := self._frames.get()) is not None:
+                if container is None:
+                    container, stream = self._open(frame)
+                packet = av.Packet(frame.data)
+                packet.stream = stream
+                packet.pts = packet.dts = frame.pts
+                # RTP clock ticks; the muxer rescales to its own time base (WebM's is 1 ms).
+                packet.time_base = self._time_base
+                packet.is_keyframe = frame.keyframe
+                container.mux(packet)
+                self.frames_written += 1
+                self.last_pts = frame.pts
+        except Exception:
+            logger.exception("recording %s failed", self.path.name)
+        finally:
+            if container is not None:
+                try:
+                    container.close()
+                except Exception:
+                    logger.exception("recording %s: could not close the file", self.path.name)
+            self._done.set()
+
+    @property
+    def duration_s(self) -> float:
+        return self.last_pts / self.codec.clockRate
+
+    def close(self) -> None:
+        """Writes what is queued, then closes the file; does not block."""
+        self._frames.put(None)
+
+    def wait_closed(self, timeout: float) -> bool:
+        return self._done.wait(timeout)
+
+
+def _dimensions(codec: RTCRtpCodecParameters, keyframe: bytes) -> tuple[int, int]:
+    if codec.mimeType.lower() == "video/vp8" and len(keyframe) >= 10 and keyframe[3:6] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", keyframe[6:10])
+        return width & 0x3FFF, height & 0x3FFF
+    return 640, 480  # H.264 carries its size in-band (SPS); the muxer only needs a hint
+
+
+class TrackRecorder:
+    """Packets of one publication (on the event loop) → frames → its TrackFile."""
+
+    def __init__(self, path: Path, codec: RTCRtpCodecParameters,
+                 is_keyframe: Callable[[bytes], bool], request_keyframe: Callable[[], None]) -> None:
+        self.file = TrackFile(path, codec)
+        self._codec = codec
+        self._video = codec.mimeType.lower().startswith("video/")
+        self._is_keyframe = is_keyframe
+        self._request_keyframe = request_keyframe
+        self._order = PacketOrder()
+        self._first_timestamp: Optional[int] = None
+        self._frame_timestamp: Optional[int] = None
+        self._frame_parts: list[bytes] = []
+        self._frame_keyframe = False
+        self._waiting_for_keyframe = self._video
+        # Unix time of the first frame written (a video waits for its first keyframe).
+        self.first_frame_at: Optional[float] = None
+        self.closed = False
+        if self._video:
+            request_keyframe()
+
+    def on_packet(self, packet: RtpPacket) -> None:
+        if self.closed:
+            return
+        for ordered, gap in self._order.push(packet):
+            if self._video:
+                self._video_packet(ordered, gap)
+            else:
+                self._emit(depayload(self._codec, ordered.payload), ordered.timestamp, True)
+
+    def _video_packet(self, packet: RtpPacket, gap: bool) -> None:
+        if gap or (self._frame_timestamp is not None and packet.timestamp != self._frame_timestamp
+                   and self._frame_parts):
+            # A lost packet, or a frame whose marker never came: drop it and resynchronise.
+            self._frame_parts = []
+            self._frame_timestamp = None
+            if gap:
+                self._waiting_for_keyframe = True
+                self._request_keyframe()
+        if not self._frame_parts:
+            keyframe = self._is_keyframe(packet.payload)
+            if self._waiting_for_keyframe and not keyframe:
+                return
+            self._waiting_for_keyframe = False
+            self._frame_timestamp = packet.timestamp
+            self._frame_keyframe = keyframe
+        self._frame_parts.append(depayload(self._codec, packet.payload))
+        if len(self._frame_parts) > MAX_FRAME_PACKETS:
+            self._frame_parts = []
+            self._waiting_for_keyframe = True
+            return
+        if packet.marker:
+            self._emit(b"".join(self._frame_parts), packet.timestamp, self._frame_keyframe)
+            self._frame_parts = []
+            self._frame_timestamp = None
+
+    def _emit(self, data: bytes, timestamp: int, keyframe: bool) -> None:
+        if not data:
+            return
+        if self._first_timestamp is None:
+            self._first_timestamp = timestamp
+            self.first_frame_at = time.time()
+        self.file.write(Frame(data, (timestamp - self._first_timestamp) % TS_MOD, keyframe))
+
+    def close(self) -> None:
+        self.closed = True
+        self.file.close()

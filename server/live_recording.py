@@ -1,0 +1,112 @@
+"""Recording a live class: the instructor (or the session's setting) turns it on, every
+published track is written as it arrives (media/recorder.py), and recordings.json lists them.
+
+Everyone in the room is told while it runs (`recording` messages; the page shows it): the
+participants are minors, and consent matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from events import EventType
+from events.event import iso
+from media import Participant, Publication
+from media.recorder import TrackRecorder, file_extension, recordable
+from recording.manifest import Manifest, RecordedTrack
+
+logger = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S = 10.0
+
+Emit = Callable[..., Any]
+
+
+class SessionRecording:
+    def __init__(self, session_id: str, session_dir: Path, emit: Emit,
+                 broadcast: Callable[[dict[str, Any]], None],
+                 session_start: Callable[[], Optional[float]]) -> None:
+        self.directory = session_dir / "recordings"
+        self.manifest = Manifest(self.directory, session_id)
+        self._emit = emit
+        self._broadcast = broadcast
+        self._session_start = session_start
+        self.active = False
+        self.started_by: Optional[str] = None
+        self._started_at = 0.0
+        self._recorders: dict[str, tuple[TrackRecorder, RecordedTrack, Publication]] = {}
+        # Tracks that ended while recording (their participant left...), for recording.finished.
+        self._finishing: list[asyncio.Future[RecordedTrack]] = []
+
+    def state(self) -> dict[str, Any]:
+        return {"active": self.active, "started_by": self.started_by,
+                "started_at": iso(self._started_at) if self.active else None}
+
+    def start(self, by: Optional[str], tracks: list[tuple[Participant, Publication]]) -> bool:
+        """Returns False if it was already recording."""
+        if self.active:
+            return False
+        self.active, self.started_by, self._started_at = True, by, time.time()
+        self._emit(EventType.RECORDING_STARTED, {"by": by}, by)
+        self._broadcast({"type": "recording", **self.state()})
+        for participant, publication in tracks:
+            self.attach(participant, publication)
+        return True
+
+    def attach(self, participant: Participant, publication: Publication) -> None:
+        if not self.active or not recordable(publication.codec) or publication.sid in self._recorders:
+            return
+        now = time.time()
+        number = sum(1 for t in self.manifest.tracks.values() if t.track_sid == publication.sid)
+        file = (f"{participant.identity}-{publication.source.value}-{publication.sid}"
+                f"{'-' + str(number) if number else ''}.{file_extension(publication.codec)}")
+        track = RecordedTrack(
+            file=file, participant=participant.identity, name=participant.name,
+            track_sid=publication.sid, kind=publication.kind, source=publication.source.value,
+            codec=publication.codec.mimeType.lower(),
+            offset_s=round(now - (self._session_start() or now), 3), started_at=iso(now))
+        self.directory.mkdir(parents=True, exist_ok=True)
+        recorder = TrackRecorder(self.directory / file, publication.codec,
+                                 publication.is_keyframe_payload, publication.request_keyframe)
+        publication.record(recorder)
+        self._recorders[publication.sid] = (recorder, track, publication)
+        self.manifest.put(track)
+
+    def detach(self, publication: Publication) -> None:
+        entry = self._recorders.pop(publication.sid, None)
+        if entry is not None:
+            self._finishing.append(asyncio.ensure_future(self._finish(*entry)))
+
+    async def _finish(self, recorder: TrackRecorder, track: RecordedTrack, publication: Publication) -> RecordedTrack:
+        publication.record(None)
+        recorder.close()
+        if not await asyncio.to_thread(recorder.file.wait_closed, CLOSE_TIMEOUT_S):
+            logger.warning("recording %s: still writing after %.0f s", track.file, CLOSE_TIMEOUT_S)
+        first = recorder.first_frame_at
+        offset = track.offset_s if first is None else round(first - (self._session_start() or first), 3)
+        finished = replace(track, status="complete", ended_at=iso(time.time()), offset_s=offset,
+                           duration_s=round(recorder.file.duration_s, 3), frames=recorder.file.frames_written)
+        await asyncio.to_thread(self.manifest.put, finished)
+        return finished
+
+    async def stop(self, by: Optional[str], reason: str) -> bool:
+        """Returns False if it was not recording."""
+        if not self.active:
+            return False
+        self.active = False
+        entries = list(self._recorders.values())
+        self._recorders.clear()
+        finishing, self._finishing = self._finishing, []
+        self._broadcast({"type": "recording", **self.state(), "stopped_by": by})
+        finished = await asyncio.gather(*finishing, *(self._finish(*entry) for entry in entries))
+        self._emit(EventType.RECORDING_FINISHED, {
+            "by": by, "reason": reason, "duration_s": round(time.time() - self._started_at, 3),
+            "files": [{"file": t.file, "participant": t.participant, "kind": t.kind,
+                       "source": t.source, "offset_s": t.offset_s, "duration_s": t.duration_s}
+                      for t in finished]}, by)
+        return True
