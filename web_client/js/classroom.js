@@ -13,6 +13,7 @@
 //   "poll"        `poll` changed (started, live results, your answer, ended)
 //   "engagement"  `engagement` (the instructor's live panel rows) arrived
 //   "caption"     a live caption (partial or final) of someone's speech
+// and `recording` ({active, started_by, started_at}) is kept current ("change" on each update).
 
 import { SignalingClient, signalingUrl, FINAL_CLOSE_CODES } from "./signaling.js";
 import { Publisher } from "./publisher.js";
@@ -315,6 +316,7 @@ export class Classroom extends EventTarget {
       this.room = message.room ?? null;
       this.self = message.participant ?? null;
       this.transcription = Boolean(message.transcription);
+      this.recording = message.recording ?? { active: false };
       this.participants.clear();
       for (const participant of message.participants ?? []) this.participants.set(participant.identity, participant);
       // Drop tiles of people who left while we were away.
@@ -424,6 +426,15 @@ export class Classroom extends EventTarget {
 
     caption(message) {
       this._emit("caption", message);
+    },
+
+    recording(message) {
+      const was = this.recording?.active;
+      this.recording = { active: Boolean(message.active), started_by: message.started_by ?? null, started_at: message.started_at ?? null };
+      if (was !== this.recording.active) {
+        this._toast(this.recording.active ? "This class is being recorded." : "Recording stopped.", "info");
+      }
+      this._emit("change");
     },
 
     reaction(message) {
@@ -585,6 +596,11 @@ export class Classroom extends EventTarget {
   toggleLock() {
     if (!this.perms.moderate || !this.room) return;
     this._signaling?.send({ type: "moderate", action: this.room.locked ? "unlock" : "lock" });
+  }
+
+  /** Moderators: start or stop recording the class. */
+  toggleRecording() {
+    return Boolean(this._signaling?.send({ type: "recording", action: this.recording?.active ? "stop" : "start" }));
   }
 
   // ---- class activity: chat, hands, reactions, polls ---------------------------------------

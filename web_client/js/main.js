@@ -256,6 +256,7 @@ function wireControls(classroom, activity) {
     },
     "toggle-screen": () => (classroom.sharingScreen ? classroom.stopScreenShare() : classroom.startScreenShare()),
     "toggle-lock": () => classroom.toggleLock(),
+    "toggle-recording": () => classroom.toggleRecording(),
     "toggle-hand": () => classroom.toggleHand(),
     "toggle-chat": () => activity.toggleChat(),
     "toggle-captions": () => activity.toggleCaptions(),
@@ -345,6 +346,13 @@ function render(classroom, activity) {
 }
 
 function renderActivityControls(classroom, activity, { inRoom, joined }) {
+  // Everyone sees when the class is recorded (consent: students are minors).
+  const recording = Boolean(classroom.recording?.active);
+  $("#recording-indicator").hidden = !(recording && inRoom);
+  const recordButton = $('[data-action="toggle-recording"]');
+  recordButton.hidden = !(classroom.perms.moderate && inRoom);
+  setToggle(recordButton, { on: recording, disabled: !joined, icons: ["record", "record"], text: recording ? "Stop recording" : "Record" });
+
   const moderator = activity.moderator;
   const hand = $('[data-action="toggle-hand"]');
   hand.hidden = moderator || !inRoom;
