@@ -10,11 +10,13 @@ import signal
 import socket
 import sys
 import threading
+from pathlib import Path
 from typing import Optional, Sequence
 
 from aiohttp import web
 
 from transcription.faster_whisper_engine import FasterWhisperEngine, WhisperSettings
+from transcription.offline import NothingToTranscribe, transcribe_session
 from transcription.remote import AsrWorker
 
 from .app import create_app
@@ -40,6 +42,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     worker.add_argument("--claim-idle", dest="claim_idle_s", type=float, default=30.0,
                         help="take over a final another worker left unanswered this long")
     worker.add_argument("--log-level", default="INFO")
+    transcribe = commands.add_parser(
+        "transcribe", help="transcribe a session again from its recordings (e.g. with a bigger model)")
+    transcribe.add_argument("session_id")
+    transcribe.add_argument("--data-dir", type=Path, default=Path(os.environ.get("AULA_DATA_DIR", "data")))
+    add_whisper_arguments(transcribe)
+    transcribe.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(args_list)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -50,6 +58,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         if whisper is None:
             parser.error("asr-worker needs --whisper-model (or AULA_WHISPER_MODEL)")
         run_asr_worker(whisper, args.redis_url, args.claim_idle_s)
+    elif args.command == "transcribe":
+        whisper = whisper_from_args(args)
+        if whisper is None:
+            parser.error("transcribe needs --whisper-model (or AULA_WHISPER_MODEL)")
+        session_dir = args.data_dir / "sessions" / args.session_id
+        try:
+            segments = transcribe_session(session_dir, whisper)
+        except NothingToTranscribe as exc:
+            sys.exit(f"aula transcribe: {exc}")
+        print(f"{len(segments)} utterances → {session_dir / 'transcript.json'} (.vtt, .srt)")
 
 
 def run_asr_worker(whisper: WhisperSettings, redis_url: str, claim_idle_s: float) -> None:

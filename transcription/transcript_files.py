@@ -86,6 +86,14 @@ class TranscriptFiles:
             self.segments.insert(bisect.bisect_right(starts, segment.start), segment)
             self._write_all()
 
+    def replace_all(self, segments: list[TranscriptSegment]) -> None:
+        """A new transcript of the whole session (`aula transcribe`)."""
+        with self._lock:
+            self.segments = sorted(
+                (TranscriptSegment(**{**asdict(s), "text": clean_text(s.text)}) for s in segments),
+                key=lambda s: s.start)
+            self._write_all()
+
     def _write_all(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         document = {"session_id": self.session_id,

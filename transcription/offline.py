@@ -1,0 +1,91 @@
+"""`aula transcribe SESSION`: the whole session again, from its recordings, after class.
+
+Every recorded microphone goes through the same SpeakerStream as live (Silero utterances, the
+engine), as fast as the machine allows and without partials; the finals, placed on the session's
+clock by each file's offset, replace the session's transcript files. Use a bigger model than the
+live one: nobody is waiting for these words.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from pathlib import Path
+
+import av
+from tqdm import tqdm
+
+from recording.manifest import RecordedTrack, read_manifest
+
+from .engine import SAMPLE_RATE
+from .faster_whisper_engine import FasterWhisperEngine, WhisperSettings
+from .scheduler import RecognitionScheduler
+from .speaker_stream import SpeakerStream, StreamSettings, Transcript
+from .transcript_files import TranscriptFiles, TranscriptSegment
+from .vad import SileroModel
+
+OFFLINE = StreamSettings(partial_interval_s=math.inf)
+
+
+class NothingToTranscribe(Exception):
+    pass
+
+
+def transcribe_session(session_dir: Path, whisper: WhisperSettings,
+                       show_progress: bool = True) -> list[TranscriptSegment]:
+    tracks = [t for t in read_manifest(session_dir / "recordings") if t.kind == "audio"]
+    if not tracks:
+        raise NothingToTranscribe(f"no recorded microphones in {session_dir / 'recordings'}")
+    scheduler = RecognitionScheduler(FasterWhisperEngine(whisper), whisper.workers)
+    silero = SileroModel()
+    lock = threading.Lock()
+    segments: list[TranscriptSegment] = []
+    streams = []
+    total = sum(t.duration_s or 0.0 for t in tracks)
+    bar = tqdm(total=round(total, 1), unit="s", desc="transcribing", disable=not show_progress)
+    try:
+        for track in tracks:
+            def on_transcript(transcript: Transcript, track: RecordedTrack = track) -> None:
+                if transcript.final:
+                    with lock:
+                        segments.append(_segment(track, transcript))
+            stream = SpeakerStream(track.participant, silero, scheduler, on_transcript, settings=OFFLINE)
+            streams.append(stream)
+            for audio, at in _speech(session_dir / "recordings" / track.file):
+                stream.feed(audio, at)
+                bar.update(round(len(audio) / SAMPLE_RATE, 3))
+            stream.close()
+        while any(stream.finals_pending for stream in streams):
+            time.sleep(0.05)
+    finally:
+        bar.close()
+        scheduler.close()
+    segments.sort(key=lambda s: s.start)
+    TranscriptFiles(session_dir, session_dir.name).replace_all(segments)
+    return segments
+
+
+def _speech(path: Path):
+    """(16 kHz float mono samples, seconds from the file's start) of an audio recording."""
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        first = None
+        try:
+            for frame in container.decode(stream):
+                at = float(frame.pts * frame.time_base) if frame.pts is not None else 0.0
+                first = at if first is None else first
+                for resampled in resampler.resample(frame):
+                    yield resampled.to_ndarray().reshape(-1), at - first
+        except av.error.FFmpegError:
+            return  # a file cut off by a crash: everything before the tear
+
+
+def _segment(track: RecordedTrack, transcript: Transcript) -> TranscriptSegment:
+    offset = track.offset_s
+    return TranscriptSegment(
+        speaker=track.participant, name=track.name, start=round(offset + transcript.start, 3),
+        end=round(offset + transcript.end, 3), text=transcript.text, confidence=transcript.confidence,
+        words=[{"start": round(offset + w.start, 3), "end": round(offset + w.end, 3), "text": w.text,
+                "probability": w.probability} for w in transcript.words])
