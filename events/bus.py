@@ -84,7 +84,10 @@ class EventBus:
 
     async def _replay(self) -> None:
         attempt = 0
-        while True:
+        task = asyncio.current_task()
+        assert task is not None
+        # Not `while True`: redis-py may turn a cancellation into a failed send (Redis "down").
+        while not task.cancelling():
             async with self._lock:
                 batch = self._outbox.pending()
                 if not batch:

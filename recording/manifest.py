@@ -34,10 +34,12 @@ class RecordedTrack:
     # Seconds from the start of the session (session.started) to the file's first frame.
     offset_s: float
     started_at: str
-    status: str = "recording"  # recording | complete | interrupted
+    status: str = "recording"  # recording | complete | interrupted | deleted
     ended_at: Optional[str] = None
     duration_s: Optional[float] = None
     frames: Optional[int] = None
+    # When its file was deleted (a student's media removed on request, or retention ran out).
+    deleted_at: Optional[str] = None
 
 
 class Manifest:
@@ -62,6 +64,25 @@ class Manifest:
             out.flush()
             os.fsync(out.fileno())
         os.replace(scratch, self.directory / MANIFEST)
+
+
+class StillRecording(Exception):
+    pass
+
+
+def delete_media(directory: Path, session_id: str, now: str,
+                 participant: Optional[str] = None) -> list[str]:
+    """Delete the files of one participant (or, with None, of everyone: retention), keeping
+    each manifest entry as a record that it existed and when it went. Returns the files."""
+    manifest = Manifest(directory, session_id)
+    chosen = [t for t in manifest.tracks.values()
+              if t.status != "deleted" and (participant is None or t.participant == participant)]
+    if any(t.status == "recording" for t in chosen):
+        raise StillRecording("those tracks are being recorded now: stop the recording first")
+    for track in chosen:
+        (directory / track.file).unlink(missing_ok=True)
+        manifest.put(replace(track, status="deleted", deleted_at=now))
+    return [t.file for t in chosen]
 
 
 def read_manifest(directory: Path) -> list[RecordedTrack]:

@@ -18,7 +18,8 @@ from engagement.attendance import records_csv, summarise
 from events.bus import session_stream
 from events.xapi import statements
 from media.permissions import Permissions, Role
-from recording.manifest import read_manifest
+from events.event import iso
+from recording.manifest import StillRecording, delete_media, read_manifest
 from transcription.transcript_files import FORMATS, TranscriptFiles, render_srt, render_vtt
 
 from . import __version__
@@ -221,6 +222,25 @@ async def recordings(request: web.Request) -> web.Response:
     return web.json_response({"session_id": session.id, "tracks": [asdict(t) for t in tracks]})
 
 
+async def delete_participant_media(request: web.Request) -> web.Response:
+    """Student-data stewardship: delete one participant's recordings of a session (and the
+    export, which holds them); recordings.json keeps a line saying what went and when."""
+    context: AppContext = request.app[CONTEXT]
+    session = await context.sessions.get(request.match_info["session_id"])
+    if session is None:
+        return error(404, "session_not_found", "no such session")
+    identity = request.match_info["identity"]
+    try:
+        deleted = await asyncio.to_thread(
+            delete_media, context.settings.data_dir / "sessions" / session.id / "recordings", session.id,
+            iso(time.time()), identity)
+    except StillRecording as exc:
+        return error(409, "still_recording", str(exc))
+    if deleted:
+        context.exports.forget(session.id)
+    return web.json_response({"participant": identity, "deleted": deleted})
+
+
 async def attendance(request: web.Request) -> web.Response:
     context: AppContext = request.app[CONTEXT]
     session = await context.sessions.get(request.match_info["session_id"])
@@ -309,6 +329,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/sessions/{session_id}/transcript", transcript)
     app.router.add_post("/api/sessions/{session_id}/recording", recording_control)
     app.router.add_get("/api/sessions/{session_id}/recordings", recordings)
+    app.router.add_delete("/api/sessions/{session_id}/recordings/{identity}", delete_participant_media)
     app.router.add_post("/api/tokens", create_ops_token)
     app.router.add_get("/join/{session_id}", join_page)
 

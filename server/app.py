@@ -24,6 +24,7 @@ from .embedded_redis import EmbeddedRedis
 from .live_session import LiveSessions
 from .live_transcription import SpeechServices
 from .loop_monitor import LoopLagMonitor
+from .playback import Exports, add_playback_routes
 from .sessions import SessionStore
 from .signaling import rtc_socket
 from .tokens import TokenIssuer
@@ -37,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_context(settings))
     app.on_shutdown.append(_close_rooms)
     add_routes(app)
+    add_playback_routes(app)
     app.router.add_get("/api/rtc", rtc_socket)
     app.router.add_static("/static/", settings.web_client_dir, follow_symlinks=False)
     return app
@@ -89,7 +91,7 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
         app[CONTEXT] = AppContext(
             settings=settings, redis=redis, sessions=sessions,
             tokens=TokenIssuer(settings.secret, settings.token_ttl_s), sfu=sfu, loop_lag=loop_lag,
-            bus=bus, live=live,
+            bus=bus, live=live, exports=Exports(settings.data_dir / "sessions"),
         )
         try:
             yield

@@ -15,6 +15,8 @@ from typing import Optional, Sequence
 
 from aiohttp import web
 
+from recording.export import EXPORT_FILE, NothingToExport, export_session
+from tqdm import tqdm
 from transcription.faster_whisper_engine import FasterWhisperEngine, WhisperSettings
 from transcription.offline import NothingToTranscribe, transcribe_session
 from transcription.remote import AsrWorker
@@ -48,6 +50,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     transcribe.add_argument("--data-dir", type=Path, default=Path(os.environ.get("AULA_DATA_DIR", "data")))
     add_whisper_arguments(transcribe)
     transcribe.add_argument("--log-level", default="WARNING")
+    export = commands.add_parser("export", help="one playable file of a recorded class (audio mixed, cameras in a grid)")
+    export.add_argument("session_id")
+    export.add_argument("--data-dir", type=Path, default=Path(os.environ.get("AULA_DATA_DIR", "data")))
+    export.add_argument("--output", type=Path, help="default: <data-dir>/sessions/<id>/export.mp4")
+    export.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(args_list)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -68,6 +75,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         except NothingToTranscribe as exc:
             sys.exit(f"aula transcribe: {exc}")
         print(f"{len(segments)} utterances → {session_dir / 'transcript.json'} (.vtt, .srt)")
+    elif args.command == "export":
+        session_dir = args.data_dir / "sessions" / args.session_id
+        output = args.output or session_dir / EXPORT_FILE
+        with tqdm(total=0.0, unit="s", desc="exporting") as bar:
+            def progress(done: float, total: float) -> None:
+                bar.total = round(total, 1)
+                bar.update(round(done - bar.n, 3))
+            try:
+                duration = export_session(session_dir, output, progress)
+            except NothingToExport as exc:
+                sys.exit(f"aula export: {exc}")
+        print(f"{duration:.1f} s → {output}")
 
 
 def run_asr_worker(whisper: WhisperSettings, redis_url: str, claim_idle_s: float) -> None:

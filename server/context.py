@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -18,6 +19,9 @@ from .loop_monitor import LoopLagMonitor
 from .sessions import SessionStore
 from .tokens import TokenIssuer
 
+if TYPE_CHECKING:
+    from .playback import Exports
+
 
 @dataclass
 class AppContext:
@@ -29,6 +33,7 @@ class AppContext:
     loop_lag: LoopLagMonitor
     bus: EventBus
     live: LiveSessions
+    exports: "Exports"
 
 
 CONTEXT = web.AppKey("context", AppContext)

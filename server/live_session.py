@@ -29,6 +29,9 @@ from media import SFU, MediaError, Participant, PermissionDenied, Publication, R
 from media.exceptions import NotFound
 from media.video_tap import FrameWorker
 
+from recording.export import EXPORT_FILE
+from recording.manifest import delete_media
+
 from .attendance_store import AttendanceStore
 from .live_recording import SessionRecording
 from .live_transcription import SessionTranscripts, SpeechServices
@@ -476,7 +479,9 @@ class LiveSession(RoomObserver):
         return findings.faces > 0
 
     async def _every(self, interval_s: float, action: Callable[[], Awaitable[None]]) -> None:
-        while True:
+        task = asyncio.current_task()
+        assert task is not None
+        while not task.cancelling():  # see DurableTimers._run: a cancellation may come back as an error
             await asyncio.sleep(interval_s)
             try:
                 await action()
@@ -546,7 +551,8 @@ class LiveSessions:
         self._live: dict[str, LiveSession] = {}
         self._ending: dict[str, asyncio.Future[Session]] = {}
         self.timers = DurableTimers(redis, {"no_show_check": self._no_show_check,
-                                            "session_end": self._scheduled_end})
+                                            "session_end": self._scheduled_end,
+                                            "recordings_expire": self._recordings_expire})
 
     def start(self) -> None:
         self.timers.start()
@@ -590,6 +596,10 @@ class LiveSessions:
             await self.live(session).end(reason)
             self._live.pop(session_id, None)
             await self.timers.cancel("session_end", {"session_id": session_id})
+            if session.settings.recording_retention_days is not None:
+                await self.timers.schedule(
+                    "recordings_expire", session.ended_at + session.settings.recording_retention_days * 86400,
+                    {"session_id": session_id})
             future.set_result(session)
             return session
         except BaseException as exc:
@@ -619,6 +629,14 @@ class LiveSessions:
                 "name": entry.name, "guardian": guardian,
                 "scheduled_start": session.scheduled_start,
                 "no_show_after_s": session.settings.no_show_after_s}, entry.identity, now))
+
+    async def _recordings_expire(self, payload: dict[str, Any]) -> None:
+        """The session's retention period is over: its recordings and export go."""
+        session_id = payload["session_id"]
+        deleted = await asyncio.to_thread(delete_media, self._sessions_dir / session_id / "recordings",
+                                          session_id, iso(time.time()))
+        (self._sessions_dir / session_id / EXPORT_FILE).unlink(missing_ok=True)
+        logger.info("session %s: retention over, %d recordings deleted", session_id, len(deleted))
 
     async def _scheduled_end(self, payload: dict[str, Any]) -> None:
         await self.end(payload["session_id"], "scheduled_end")

@@ -40,6 +40,8 @@ class SessionSettings:
     late_after_s: int = 300
     no_show_after_s: int = 900
     recording: bool = False
+    # Days after the end of the class its recordings are deleted; None: kept until deleted.
+    recording_retention_days: Optional[int] = None
 
 
 @dataclass
@@ -142,7 +144,11 @@ def parse_new_session(data: Any) -> Session:
     if not isinstance(recording, bool):
         raise SessionInvalid("settings.recording must be true or false")
     settings.recording = recording
-    unknown = set(settings_data) - {"late_after_s", "no_show_after_s", "recording"}
+    retention = settings_data.get("recording_retention_days")
+    if retention is not None and (not isinstance(retention, int) or isinstance(retention, bool) or retention < 1):
+        raise SessionInvalid("settings.recording_retention_days must be a whole number of days (at least 1), or null")
+    settings.recording_retention_days = retention
+    unknown = set(settings_data) - {"late_after_s", "no_show_after_s", "recording", "recording_retention_days"}
     if unknown:
         raise SessionInvalid(f"unknown settings: {', '.join(sorted(unknown))}")
     return Session(

@@ -48,7 +48,11 @@ class DurableTimers:
         self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
-        while True:
+        # Not `while True`: redis-py can turn a cancellation that lands inside a command into
+        # a connection error, which the loop would log and carry on from, forever.
+        task = asyncio.current_task()
+        assert task is not None
+        while not task.cancelling():
             try:
                 await self.fire_due()
             except (RedisError, OSError) as exc:
