@@ -27,14 +27,16 @@ async def test_a_session_is_created_and_read_back(aula_server):
     roster = [{"identity": "s1", "name": "Sam", "guardian": {"name": "Pat", "email": "pat@example.org"}}]
     session = await aula_server.create_session(
         title="Biology", roster=roster, instructors=["t1"],
-        settings={"late_after_s": 60, "no_show_after_s": 120, "recording": True})
+        settings={"late_after_s": 60, "no_show_after_s": 120, "recording": True,
+                  "recording_retention_days": 30})
     assert session["id"].startswith("ses_")
     async with aula_server.http.get(f"{aula_server.base_url}/api/sessions/{session['id']}",
                                     headers=aula_server.headers) as response:
         body = await response.json()
     assert body["title"] == "Biology"
     assert body["roster"][0]["guardian"]["email"] == "pat@example.org"
-    assert body["settings"] == {"late_after_s": 60, "no_show_after_s": 120, "recording": True}
+    assert body["settings"] == {"late_after_s": 60, "no_show_after_s": 120, "recording": True,
+                                "recording_retention_days": 30}
     assert body["room"] is None
 
 
