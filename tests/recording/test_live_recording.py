@@ -134,3 +134,27 @@ async def test_recording_control_from_the_api(aula_server):
                                                "changed": True}
     finally:
         await student.close()
+
+
+async def test_an_h264_camera_is_recorded_as_mpeg_ts_and_decodes(aula_server):
+    from tests.synthetic import ColourTrack
+
+    session = await aula_server.create_session(settings={"recording": True})
+    student = await join(aula_server, session["id"], "sam", publish={"camera": ColourTrack((40, 160, 40))},
+                         options=ClientOptions(decode=False, video_codec="video/H264"))
+    try:
+        await asyncio.sleep(3.0)
+        async with aula_server.http.post(f"{aula_server.base_url}/api/sessions/{session['id']}/end",
+                                         headers=aula_server.headers) as response:
+            assert response.status == 200
+    finally:
+        await student.close()
+    folder = aula_server.data_dir / "sessions" / session["id"] / "recordings"
+    (track,) = read_manifest(folder)
+    assert track.codec == "video/h264" and track.file.endswith(".ts") and track.status == "complete"
+    with av.open(str(folder / track.file)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+    assert len(frames) > 30
+    assert abs(frames[-1].reshape(-1, 3).mean(axis=0) - (40, 160, 40)).max() < 30
