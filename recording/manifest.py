@@ -17,6 +17,8 @@ from typing import Optional
 
 import av
 
+from .storage import RecordingStorage
+
 logger = logging.getLogger(__name__)
 
 MANIFEST = "recordings.json"
@@ -40,6 +42,8 @@ class RecordedTrack:
     frames: Optional[int] = None
     # When its file was deleted (a student's media removed on request, or retention ran out).
     deleted_at: Optional[str] = None
+    # Where else the finished file is kept (an object store's URL), if anywhere.
+    stored_at: Optional[str] = None
 
 
 class Manifest:
@@ -70,7 +74,7 @@ class StillRecording(Exception):
     pass
 
 
-def delete_media(directory: Path, session_id: str, now: str,
+def delete_media(directory: Path, session_id: str, now: str, storage: RecordingStorage,
                  participant: Optional[str] = None) -> list[str]:
     """Delete the files of one participant (or, with None, of everyone: retention), keeping
     each manifest entry as a record that it existed and when it went. Returns the files."""
@@ -81,7 +85,9 @@ def delete_media(directory: Path, session_id: str, now: str,
         raise StillRecording("those tracks are being recorded now: stop the recording first")
     for track in chosen:
         (directory / track.file).unlink(missing_ok=True)
-        manifest.put(replace(track, status="deleted", deleted_at=now))
+        if track.stored_at:
+            storage.delete(session_id, track.file)
+        manifest.put(replace(track, status="deleted", deleted_at=now, stored_at=None))
     return [t.file for t in chosen]
 
 

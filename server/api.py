@@ -233,11 +233,11 @@ async def delete_participant_media(request: web.Request) -> web.Response:
     try:
         deleted = await asyncio.to_thread(
             delete_media, context.settings.data_dir / "sessions" / session.id / "recordings", session.id,
-            iso(time.time()), identity)
+            iso(time.time()), context.storage, identity)
     except StillRecording as exc:
         return error(409, "still_recording", str(exc))
     if deleted:
-        context.exports.forget(session.id)
+        await asyncio.to_thread(context.exports.forget, session.id)
     return web.json_response({"participant": identity, "deleted": deleted})
 
 

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from events.bus import EventBus
 from recording.manifest import repair as repair_recordings
+from recording.storage import storage_from_url
 from media import SFU
 
 from .api import add_routes, api_key_guard
@@ -69,6 +70,7 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
             retry_on_error=[RedisConnectionError, RedisTimeoutError])
         assert settings.secret is not None
+        storage = storage_from_url(settings.recording_storage)
         sfu = SFU(settings.ice_addresses, settings.ice_allowed_networks)
         loop_lag = LoopLagMonitor()
         loop_lag.start()
@@ -84,14 +86,15 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
             logger.info("transcription is on: by `aula asr-worker` processes through Redis")
         else:
             logger.info("transcription is off: no --whisper-model given")
-        live = LiveSessions(sessions, bus, redis, sfu, speech, settings.data_dir,
+        live = LiveSessions(sessions, bus, redis, sfu, speech, storage, settings.data_dir,
                             settings.end_grace_s, settings.snapshot_interval_s,
                             settings.panel_interval_s, settings.video_sample_interval_s)
         live.start()
         app[CONTEXT] = AppContext(
             settings=settings, redis=redis, sessions=sessions,
             tokens=TokenIssuer(settings.secret, settings.token_ttl_s), sfu=sfu, loop_lag=loop_lag,
-            bus=bus, live=live, exports=Exports(settings.data_dir / "sessions"),
+            bus=bus, live=live, storage=storage,
+            exports=Exports(settings.data_dir / "sessions", storage),
         )
         try:
             yield

@@ -37,6 +37,8 @@ class Settings:
     asr_remote: bool = False
     # The classes' language: for the engine, and stated in transcript events.
     whisper_language: str = "en"
+    # Finished recordings also go to an object store (s3://BUCKET/PREFIX?endpoint=..); None: data dir only.
+    recording_storage: Optional[str] = None
     token_ttl_s: int = 4 * 3600
     reconnect_grace_s: float = 15.0
     # A session nobody ended is ended this long after its scheduled end.
@@ -92,6 +94,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--asr-remote", action="store_true",
                         default=env("AULA_ASR_REMOTE", "") in ("1", "true", "yes"),
                         help="send recognitions to `aula asr-worker` processes through Redis")
+    parser.add_argument("--recording-storage", default=env("AULA_RECORDING_STORAGE"),
+                        help="also keep finished recordings in s3://BUCKET/PREFIX?endpoint=URL&region=R")
     parser.add_argument(
         "--token-ttl", dest="token_ttl_s", type=int,
         default=int(env("AULA_TOKEN_TTL", Settings.token_ttl_s)),
@@ -153,6 +157,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         whisper=None if args.asr_remote else whisper_from_args(args),
         asr_remote=args.asr_remote,
         whisper_language=args.whisper_language,
+        recording_storage=args.recording_storage,
         token_ttl_s=args.token_ttl_s,
         end_grace_s=args.end_grace_s,
         snapshot_interval_s=args.snapshot_interval_s,

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from media import SFU
 
 from events.bus import EventBus
+from recording.storage import RecordingStorage
 
 from .config import Settings
 from .live_session import LiveSessions
@@ -33,6 +34,7 @@ class AppContext:
     loop_lag: LoopLagMonitor
     bus: EventBus
     live: LiveSessions
+    storage: RecordingStorage
     exports: "Exports"
 
 

@@ -19,6 +19,7 @@ from events.event import iso
 from media import Participant, Publication
 from media.recorder import TrackRecorder, file_extension, recordable
 from recording.manifest import Manifest, RecordedTrack
+from recording.storage import RecordingStorage
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +29,12 @@ Emit = Callable[..., Any]
 
 
 class SessionRecording:
-    def __init__(self, session_id: str, session_dir: Path, emit: Emit,
+    def __init__(self, session_id: str, session_dir: Path, storage: RecordingStorage, emit: Emit,
                  broadcast: Callable[[dict[str, Any]], None],
                  session_start: Callable[[], Optional[float]]) -> None:
+        self.session_id = session_id
         self.directory = session_dir / "recordings"
+        self._storage = storage
         self.manifest = Manifest(self.directory, session_id)
         self._emit = emit
         self._broadcast = broadcast
@@ -92,6 +95,15 @@ class SessionRecording:
         finished = replace(track, status="complete", ended_at=iso(time.time()), offset_s=offset,
                            duration_s=round(recorder.file.duration_s, 3), frames=recorder.file.frames_written)
         await asyncio.to_thread(self.manifest.put, finished)
+        try:
+            stored_at = await asyncio.to_thread(self._storage.store, self.session_id,
+                                                self.directory / track.file)
+        except Exception:
+            logger.exception("recording %s: could not store it; it stays in the data dir", track.file)
+            stored_at = None
+        if stored_at is not None:
+            finished = replace(finished, stored_at=stored_at)
+            await asyncio.to_thread(self.manifest.put, finished)
         return finished
 
     async def stop(self, by: Optional[str], reason: str) -> bool:

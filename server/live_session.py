@@ -31,6 +31,7 @@ from media.video_tap import FrameWorker
 
 from recording.export import EXPORT_FILE
 from recording.manifest import delete_media
+from recording.storage import RecordingStorage
 
 from .attendance_store import AttendanceStore
 from .live_recording import SessionRecording
@@ -58,7 +59,7 @@ class LiveSession(RoomObserver):
     def __init__(self, session: Session, bus: EventBus, redis: aioredis.Redis,
                  snapshot_interval_s: float, panel_interval_s: float,
                  video_sample_interval_s: float, frames: FrameWorker, faces: FaceCounter,
-                 speech: SpeechServices, session_dir: Path) -> None:
+                 speech: SpeechServices, storage: RecordingStorage, session_dir: Path) -> None:
         self.session = session
         self.room: Optional[Room] = None
         self.policy = attendance_policy(session)
@@ -81,7 +82,7 @@ class LiveSession(RoomObserver):
         self.transcripts = SessionTranscripts(session.id, session_dir, speech, self.emit,
                                               self._jobs.put_nowait, self._broadcast,
                                               lambda: self.opened_at)
-        self.recording = SessionRecording(session.id, session_dir, self.emit, self._broadcast,
+        self.recording = SessionRecording(session.id, session_dir, storage, self.emit, self._broadcast,
                                           lambda: self.opened_at)
         self._tickers = [
             asyncio.ensure_future(self._every(snapshot_interval_s, self._snapshot_all)),
@@ -532,7 +533,7 @@ class LiveSessions:
     """The sessions this node runs, and the timers every session has from its creation."""
 
     def __init__(self, sessions: SessionStore, bus: EventBus, redis: aioredis.Redis, sfu: SFU,
-                 speech: SpeechServices, data_dir: Path, end_grace_s: float,
+                 speech: SpeechServices, storage: RecordingStorage, data_dir: Path, end_grace_s: float,
                  snapshot_interval_s: float, panel_interval_s: float,
                  video_sample_interval_s: float) -> None:
         self._sessions = sessions
@@ -540,6 +541,7 @@ class LiveSessions:
         self._redis = redis
         self._sfu = sfu
         self.speech = speech
+        self._storage = storage
         self._sessions_dir = data_dir / "sessions"
         self._end_grace_s = end_grace_s
         self._snapshot_interval_s = snapshot_interval_s
@@ -568,7 +570,7 @@ class LiveSessions:
         if live is None:
             live = self._live[session.id] = LiveSession(
                 session, self._bus, self._redis, self._snapshot_interval_s, self._panel_interval_s,
-                self._video_sample_interval_s, self.frames, self._faces, self.speech,
+                self._video_sample_interval_s, self.frames, self._faces, self.speech, self._storage,
                 self._sessions_dir / session.id)
         return live
 
@@ -634,8 +636,9 @@ class LiveSessions:
         """The session's retention period is over: its recordings and export go."""
         session_id = payload["session_id"]
         deleted = await asyncio.to_thread(delete_media, self._sessions_dir / session_id / "recordings",
-                                          session_id, iso(time.time()))
+                                          session_id, iso(time.time()), self._storage)
         (self._sessions_dir / session_id / EXPORT_FILE).unlink(missing_ok=True)
+        await asyncio.to_thread(self._storage.delete, session_id, EXPORT_FILE)
         logger.info("session %s: retention over, %d recordings deleted", session_id, len(deleted))
 
     async def _scheduled_end(self, payload: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from typing import Optional
 from aiohttp import web
 
 from recording.export import EXPORT_FILE, NothingToExport, export_session
+from recording.storage import RecordingStorage
 from transcription.transcript_files import TranscriptFiles
 
 from .api import error
@@ -45,8 +46,9 @@ class ExportJob:
 
 
 class Exports:
-    def __init__(self, sessions_dir: Path) -> None:
+    def __init__(self, sessions_dir: Path, storage: RecordingStorage) -> None:
         self._sessions_dir = sessions_dir
+        self._storage = storage
         self._jobs: dict[str, ExportJob] = {}
 
     def path(self, session_id: str) -> Path:
@@ -66,8 +68,10 @@ class Exports:
 
         async def run() -> float:
             try:
-                return await asyncio.to_thread(export_session, self._sessions_dir / session_id,
-                                               self.path(session_id), progress)
+                duration = await asyncio.to_thread(export_session, self._sessions_dir / session_id,
+                                                   self.path(session_id), progress)
+                await asyncio.to_thread(self._storage.store, session_id, self.path(session_id))
+                return duration
             except NothingToExport as exc:
                 job.error = str(exc)
                 raise
@@ -84,6 +88,7 @@ class Exports:
         """The export is out of date (a student's media was deleted)."""
         self._jobs.pop(session_id, None)
         self.path(session_id).unlink(missing_ok=True)
+        self._storage.delete(session_id, EXPORT_FILE)
 
 
 async def start_export(request: web.Request) -> web.Response:
