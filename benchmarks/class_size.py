@@ -374,11 +374,12 @@ def snapshot(server: Subprocess, redis: Subprocess, members: list[Member],
                     probe.sent_counts(), yielded)
 
 
-async def create_session(http: aiohttp.ClientSession, base_url: str, students: int) -> str:
+async def create_session(http: aiohttp.ClientSession, base_url: str, students: int,
+                         record: bool = False) -> str:
     headers = {"Authorization": f"Bearer {API_KEY}"}
     body = {"title": f"Benchmark class of {students}", "scheduled_start": iso(),
             "scheduled_end": iso(3600), "roster": [], "instructors": [],
-            "settings": {"recording": False}}
+            "settings": {"recording": record}}
     async with http.post(f"{base_url}/api/sessions", json=body, headers=headers) as response:
         if response.status != 201:
             raise RuntimeError(f"POST /api/sessions: {response.status} {await response.text()}")
@@ -486,7 +487,7 @@ async def run_class(students: int, args: argparse.Namespace, redis: Subprocess, 
         # Join: the instructor first, then the students one by one.
         join_started = time.perf_counter()
         async with aiohttp.ClientSession() as http:
-            session_id = await create_session(http, base_url, students)
+            session_id = await create_session(http, base_url, students, args.record)
             roster = [("instructor", "instructor")] + [
                 (f"student-{i:02d}", "student") for i in range(1, students + 1)]
             for identity, role in roster:
@@ -927,7 +928,8 @@ def write_json(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
         "settings": {"warmup_s": args.warmup, "duration_s": args.duration,
                      "student_audio": args.student_audio,
                      "audio_level_extension": args.audio_level,
-                     "visible_videos": args.visible_videos or "all"},
+                     "visible_videos": args.visible_videos or "all",
+                     "recording": args.record},
         "results": results,
     }
     path.write_text(json.dumps(document, indent=2))
@@ -951,6 +953,8 @@ def main() -> None:
     parser.add_argument("--profile-duration", type=float, default=20.0)
     parser.add_argument("--profile-speedscope", action="store_true",
                         help="also record a speedscope profile (a second py-spy run)")
+    parser.add_argument("--record", action="store_true",
+                        help="record the class (every track written to disk as it arrives)")
     parser.add_argument("--visible-videos", type=int, default=0, metavar="K",
                         help="each student keeps K videos enabled (the instructor's and K-1 "
                              "classmates'), pausing the rest with update_subscription; the "
