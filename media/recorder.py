@@ -4,7 +4,8 @@ On the event loop, packets are put back in sequence order (a short reorder windo
 packet's retransmission usually arrives within it), depayloaded and assembled into frames: one
 Opus packet is one frame; a video frame is every packet of one RTP timestamp, complete when the
 marker bit comes with no gap. A video file starts on a keyframe; after a loss it skips to the
-next keyframe (asking the publisher for one). Frames go to a thread that muxes them with PyAV:
+next keyframe (asking the publisher for one). Frames go to the class's writer thread, which muxes
+them with PyAV:
 Opus → Ogg, VP8 → WebM (live mode: clusters as they come), H.264 → MPEG-TS. All three stay
 playable up to their last written frames if the process dies.
 """
@@ -94,24 +95,51 @@ def opus_head(channels: int = 2, rate: int = 48000) -> bytes:
     return b"OpusHead" + struct.pack("<BBHIhB", 1, channels, 312, rate, 0, 0)
 
 
-class TrackFile:
-    """The muxing thread of one recording: frames in, a growing file out."""
+class RecordingWriter:
+    """The muxing thread of one recorded class, for all its tracks: a thread per track cost a
+    third of a core at 1 + 30 in GIL hand-offs alone; one thread drains every track's frames."""
 
-    def __init__(self, path: Path, codec: RTCRtpCodecParameters) -> None:
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[Optional[tuple["TrackFile", Optional[Frame]]]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"record-{name}", daemon=True)
+        self._thread.start()
+
+    def submit(self, file: "TrackFile", frame: Optional[Frame]) -> None:
+        """`frame` None: close that file once what was queued before is written."""
+        self._jobs.put((file, frame))
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            file, frame = job
+            if frame is None:
+                file.finish()
+            else:
+                file.mux(frame)
+
+    def close(self) -> None:
+        """Stops the thread after the jobs already queued; does not block."""
+        self._jobs.put(None)
+
+
+class TrackFile:
+    """One growing file; its frames are muxed on the class's RecordingWriter thread."""
+
+    def __init__(self, path: Path, codec: RTCRtpCodecParameters, writer: RecordingWriter) -> None:
         self.path = path
         self.codec = codec
         self.frames_written = 0
         self.last_pts = 0
+        self._writer = writer
         self._time_base = fractions.Fraction(1, codec.clockRate)
-        self._frames: queue.SimpleQueue[Optional[Frame]] = queue.SimpleQueue()
+        self._container: Optional[av.container.OutputContainer] = None
+        self._stream: Optional[av.stream.Stream] = None
+        self._failed = False
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"record-{path.stem}", daemon=True)
-        self._thread.start()
 
     def write(self, frame: Frame) -> None:
-        self._frames.put(frame)
+        self._writer.submit(self, frame)
 
-    def _open(self, first: Frame) -> tuple[av.container.OutputContainer, av.stream.Stream]:
+    def _open(self, first: Frame) -> None:
         container_format, _, codec_name = CONTAINERS[self.codec.mimeType.lower()]
         # Every packet reaches the file at once (not a 32 KiB buffer later), and Ogg pages close
         # every 200 ms (not every second): a crash loses at most that.
@@ -126,31 +154,36 @@ class TrackFile:
             stream.width, stream.height = _dimensions(self.codec, first.data)
             stream.pix_fmt = "yuv420p"
         stream.time_base = self._time_base
-        return container, stream
+        self._container, self._stream = container, stream
 
-    def _run(self) -> None:
-        container = stream = None
+    def mux(self, frame: Frame) -> None:
+        """On the writer's thread."""
+        if self._failed:
+            return
         try:
-            while (frame := self._frames.get()) is not None:
-                if container is None:
-                    container, stream = self._open(frame)
-                packet = av.Packet(frame.data)
-                packet.stream = stream
-                packet.pts = packet.dts = frame.pts
-                # RTP clock ticks; the muxer rescales to its own time base (WebM's is 1 ms).
-                packet.time_base = self._time_base
-                packet.is_keyframe = frame.keyframe
-                container.mux(packet)
-                self.frames_written += 1
-                self.last_pts = frame.pts
+            if self._container is None:
+                self._open(frame)
+            packet = av.Packet(frame.data)
+            packet.stream = self._stream
+            packet.pts = packet.dts = frame.pts
+            # RTP clock ticks; the muxer rescales to its own time base (WebM's is 1 ms).
+            packet.time_base = self._time_base
+            packet.is_keyframe = frame.keyframe
+            self._container.mux(packet)
+            self.frames_written += 1
+            self.last_pts = frame.pts
         except Exception:
-            logger.exception("recording %s failed", self.path.name)
+            logger.exception("recording %s failed; the file keeps what was written", self.path.name)
+            self._failed = True
+
+    def finish(self) -> None:
+        """On the writer's thread."""
+        try:
+            if self._container is not None:
+                self._container.close()
+        except Exception:
+            logger.exception("recording %s: could not close the file", self.path.name)
         finally:
-            if container is not None:
-                try:
-                    container.close()
-                except Exception:
-                    logger.exception("recording %s: could not close the file", self.path.name)
             self._done.set()
 
     @property
@@ -159,7 +192,7 @@ class TrackFile:
 
     def close(self) -> None:
         """Writes what is queued, then closes the file; does not block."""
-        self._frames.put(None)
+        self._writer.submit(self, None)
 
     def wait_closed(self, timeout: float) -> bool:
         return self._done.wait(timeout)
@@ -175,9 +208,9 @@ def _dimensions(codec: RTCRtpCodecParameters, keyframe: bytes) -> tuple[int, int
 class TrackRecorder:
     """Packets of one publication (on the event loop) → frames → its TrackFile."""
 
-    def __init__(self, path: Path, codec: RTCRtpCodecParameters,
+    def __init__(self, path: Path, codec: RTCRtpCodecParameters, writer: RecordingWriter,
                  is_keyframe: Callable[[bytes], bool], request_keyframe: Callable[[], None]) -> None:
-        self.file = TrackFile(path, codec)
+        self.file = TrackFile(path, codec, writer)
         self._codec = codec
         self._video = codec.mimeType.lower().startswith("video/")
         self._is_keyframe = is_keyframe

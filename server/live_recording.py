@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 from events import EventType
 from events.event import iso
 from media import Participant, Publication
-from media.recorder import TrackRecorder, file_extension, recordable
+from media.recorder import RecordingWriter, TrackRecorder, file_extension, recordable
 from recording.manifest import Manifest, RecordedTrack
 from recording.storage import RecordingStorage
 
@@ -43,6 +43,8 @@ class SessionRecording:
         self.started_by: Optional[str] = None
         self._started_at = 0.0
         self._recorders: dict[str, tuple[TrackRecorder, RecordedTrack, Publication]] = {}
+        # One muxing thread for the class's tracks, while it records.
+        self._writer: Optional[RecordingWriter] = None
         # Tracks that ended while recording (their participant left...), for recording.finished.
         self._finishing: list[asyncio.Future[RecordedTrack]] = []
 
@@ -55,6 +57,7 @@ class SessionRecording:
         if self.active:
             return False
         self.active, self.started_by, self._started_at = True, by, time.time()
+        self._writer = RecordingWriter(self.session_id)
         self._emit(EventType.RECORDING_STARTED, {"by": by}, by)
         self._broadcast({"type": "recording", **self.state()})
         for participant, publication in tracks:
@@ -62,7 +65,8 @@ class SessionRecording:
         return True
 
     def attach(self, participant: Participant, publication: Publication) -> None:
-        if not self.active or not recordable(publication.codec) or publication.sid in self._recorders:
+        if (not self.active or self._writer is None or not recordable(publication.codec)
+                or publication.sid in self._recorders):
             return
         now = time.time()
         number = sum(1 for t in self.manifest.tracks.values() if t.track_sid == publication.sid)
@@ -74,7 +78,7 @@ class SessionRecording:
             codec=publication.codec.mimeType.lower(),
             offset_s=round(now - (self._session_start() or now), 3), started_at=iso(now))
         self.directory.mkdir(parents=True, exist_ok=True)
-        recorder = TrackRecorder(self.directory / file, publication.codec,
+        recorder = TrackRecorder(self.directory / file, publication.codec, self._writer,
                                  publication.is_keyframe_payload, publication.request_keyframe)
         publication.record(recorder)
         self._recorders[publication.sid] = (recorder, track, publication)
@@ -116,6 +120,9 @@ class SessionRecording:
         finishing, self._finishing = self._finishing, []
         self._broadcast({"type": "recording", **self.state(), "stopped_by": by})
         finished = await asyncio.gather(*finishing, *(self._finish(*entry) for entry in entries))
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         self._emit(EventType.RECORDING_FINISHED, {
             "by": by, "reason": reason, "duration_s": round(time.time() - self._started_at, 3),
             "files": [{"file": t.file, "participant": t.participant, "kind": t.kind,
