@@ -29,6 +29,9 @@ class EventType(str, Enum):
     TRANSCRIPT_FINAL = "transcript.final"
     RECORDING_STARTED = "recording.started"
     RECORDING_FINISHED = "recording.finished"
+    FLAG_RAISED = "flag.raised"
+    WORKFLOW_NOTIFICATION_SENT = "workflow.notification_sent"
+    WORKFLOW_NOTIFICATION_FAILED = "workflow.notification_failed"
 
 
 # The version of each type's `data` schema (docs/events.md).

@@ -20,6 +20,7 @@ from events.xapi import statements
 from media.permissions import Permissions, Role
 from events.event import iso
 from recording.manifest import StillRecording, delete_media, read_manifest
+from workflows.records import StudentRecords
 from transcription.transcript_files import FORMATS, TranscriptFiles, render_srt, render_vtt
 
 from . import __version__
@@ -241,6 +242,15 @@ async def delete_participant_media(request: web.Request) -> web.Response:
     return web.json_response({"participant": identity, "deleted": deleted})
 
 
+async def student_record(request: web.Request) -> web.Response:
+    """Every session of one student: attendance category, minutes, lateness, flags (written by
+    `aula worker`)."""
+    context: AppContext = request.app[CONTEXT]
+    identity = request.match_info["identity"]
+    return web.json_response({"identity": identity,
+                              "sessions": await StudentRecords(context.redis).sessions(identity)})
+
+
 async def attendance(request: web.Request) -> web.Response:
     context: AppContext = request.app[CONTEXT]
     session = await context.sessions.get(request.match_info["session_id"])
@@ -331,5 +341,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/sessions/{session_id}/recordings", recordings)
     app.router.add_delete("/api/sessions/{session_id}/recordings/{identity}", delete_participant_media)
     app.router.add_post("/api/tokens", create_ops_token)
+    app.router.add_get("/api/students/{identity}", student_record)
     app.router.add_get("/join/{session_id}", join_page)
 

@@ -17,6 +17,8 @@ from aiohttp import web
 
 from recording.export import EXPORT_FILE, NothingToExport, export_session
 from tqdm import tqdm
+from workflows.config import ConfigInvalid, load_config
+from workflows.worker import run_worker
 from transcription.faster_whisper_engine import FasterWhisperEngine, WhisperSettings
 from transcription.offline import NothingToTranscribe, transcribe_session
 from transcription.remote import AsrWorker
@@ -55,6 +57,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     export.add_argument("--data-dir", type=Path, default=Path(os.environ.get("AULA_DATA_DIR", "data")))
     export.add_argument("--output", type=Path, help="default: <data-dir>/sessions/<id>/export.mp4")
     export.add_argument("--log-level", default="WARNING")
+    workflow = commands.add_parser("worker", help="run the workflows: no-show notices, flags, student records")
+    workflow.add_argument("--redis-url", default=redis_url, required=redis_url is None,
+                          help="the nodes' Redis (AULA_REDIS_URL)")
+    workflow.add_argument("--config", type=Path, default=os.environ.get("AULA_WORKFLOW_CONFIG"),
+                          help="rules, templates, SMTP and webhook (TOML); defaults without")
+    workflow.add_argument("--data-dir", default=os.environ.get("AULA_DATA_DIR", "data"),
+                          help="for the events outbox while Redis is unreachable")
+    workflow.add_argument("--name", default=f"{socket.gethostname()}-{os.getpid()}",
+                          help="this worker's consumer name (unique per running worker)")
+    workflow.add_argument("--log-level", default="INFO")
     args = parser.parse_args(args_list)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -75,6 +87,20 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         except NothingToTranscribe as exc:
             sys.exit(f"aula transcribe: {exc}")
         print(f"{len(segments)} utterances → {session_dir / 'transcript.json'} (.vtt, .srt)")
+    elif args.command == "worker":
+        try:
+            config = load_config(args.config)
+        except ConfigInvalid as exc:
+            sys.exit(f"aula worker: {exc}")
+        stop = asyncio.Event()
+
+        async def work() -> None:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await run_worker(args.redis_url, config, args.name, args.data_dir, stop)
+
+        asyncio.run(work())
     elif args.command == "export":
         session_dir = args.data_dir / "sessions" / args.session_id
         output = args.output or session_dir / EXPORT_FILE

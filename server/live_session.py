@@ -628,7 +628,7 @@ class LiveSessions:
                 guardian = {"name": entry.guardian.name, "email": entry.guardian.email,
                             "phone": entry.guardian.phone}
             await self._bus.publish(Event(EventType.ATTENDANCE_NO_SHOW, session.id, {
-                "name": entry.name, "guardian": guardian,
+                "name": entry.name, "guardian": guardian, "title": session.title,
                 "scheduled_start": session.scheduled_start,
                 "no_show_after_s": session.settings.no_show_after_s}, entry.identity, now))
 

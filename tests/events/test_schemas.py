@@ -56,7 +56,7 @@ def valid_examples() -> list[dict[str, Any]]:
                                        "source": "screen"}, "ms-lee"),
         envelope(E.ATTENDANCE_LATE, {"name": "Sam", "joined_at": at(420), "late_by_s": 420,
                                      "late_after_s": 300}, "sam"),
-        envelope(E.ATTENDANCE_NO_SHOW, {"name": "Ali", "guardian": {"name": "Dana", "email": "dana@example.org",
+        envelope(E.ATTENDANCE_NO_SHOW, {"name": "Ali", "title": "Algebra 1", "guardian": {"name": "Dana", "email": "dana@example.org",
                                                                     "phone": None},
                                         "scheduled_start": at(0), "no_show_after_s": 900}, "ali"),
         envelope(E.ATTENDANCE_NO_SHOW, {"name": "Bo", "guardian": None, "scheduled_start": at(0),
@@ -133,6 +133,14 @@ def valid_examples() -> list[dict[str, Any]]:
         envelope(E.RECORDING_FINISHED, {"by": None, "reason": "session_ended", "duration_s": 3540.2, "files": [
             {"file": "sam-microphone-TR_a1b2c3d4e5f6.ogg", "participant": "sam", "kind": "audio",
              "source": "microphone", "offset_s": 12.5, "duration_s": 3527.7}]}),
+        envelope(E.FLAG_RAISED, {"kind": "no_show", "reason": "Ali missed Algebra 1", "severity": "warning",
+                                 "cause_event_id": "evt_0123456789ab0123456789ab"}, "ali"),
+        envelope(E.WORKFLOW_NOTIFICATION_SENT, {"channel": "email", "template": "no_show", "to": "dana@example.org",
+                                                "cause_event_id": "evt_0123456789ab0123456789ab", "attempts": 1}, "ali"),
+        envelope(E.WORKFLOW_NOTIFICATION_FAILED, {"channel": "webhook", "template": "no_show",
+                                                  "to": "https://sis.example.org/hooks/aula",
+                                                  "cause_event_id": "evt_0123456789ab0123456789ab", "attempts": 5,
+                                                  "error": "HTTP 503"}, "ali"),
     ]
 
 

@@ -1,0 +1,181 @@
+"""WorkflowWorker: events in (a consumer group on `aula:events`), notices, flags and records out.
+
+Run several for scale: the group shares the events, and a worker's unacknowledged entries are
+claimed by another after `claim_idle_ms`. Every action is idempotent by (event id, action): a
+Redis key is claimed ("sending") before the action and marked "done" after it, so a redelivered
+event never sends a second notice; an entry whose action another worker still holds stays
+pending and comes back later. A notice that keeps failing is retried with exponential backoff,
+then dead-lettered (`aula:workflows:dead_letter`) and reported (`workflow.notification_failed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Awaitable, Callable, Optional
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from events import Event, EventType
+from events.bus import EventBus
+from events.consumer import EventConsumer
+
+from .config import Rule, WorkflowConfig
+from .notify import SendFailed, post_webhook, send_email
+from .records import StudentRecords
+
+logger = logging.getLogger(__name__)
+
+GROUP = "workflows"
+DEAD_LETTER = "aula:workflows:dead_letter"
+# A claim outlives any one attempt sequence; "done" is kept as long as a redelivery could come.
+CLAIM_TTL_S = 300
+DONE_TTL_S = 90 * 86400
+
+
+class ActionInProgress(Exception):
+    """Another worker holds this action: leave the event pending, it will come back."""
+
+
+class WorkflowWorker:
+    def __init__(self, redis: aioredis.Redis, bus: EventBus, config: WorkflowConfig, name: str,
+                 http: aiohttp.ClientSession, claim_idle_ms: int = 30_000,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._redis = redis
+        self._bus = bus
+        self.config = config
+        self.name = name
+        self._http = http
+        self._sleep = sleep
+        self.records = StudentRecords(redis)
+        self.consumer = EventConsumer(redis, GROUP, name, claim_idle_ms=claim_idle_ms)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.consumer.run(self.handle, stop)
+
+    async def handle(self, event: dict[str, Any]) -> None:
+        rules = self.config.rules_for(event["type"])
+        results = await asyncio.gather(*(self._act(rule, action, event)
+                                         for rule in rules for action in rule.actions),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # stays pending: retried by this or another worker
+
+    async def _act(self, rule: Rule, action: str, event: dict[str, Any]) -> None:
+        key = f"aula:workflow:{event['id']}:{action}"
+        if not await self._redis.set(key, f"sending:{self.name}", nx=True, ex=CLAIM_TTL_S):
+            if await self._redis.get(key) == b"done":
+                return
+            raise ActionInProgress(f"{action} of {event['id']} is held by another worker")
+        try:
+            await ACTIONS[action](self, rule, event)
+        except BaseException:
+            await self._redis.delete(key)
+            raise
+        await self._redis.set(key, "done", ex=DONE_TTL_S)
+
+    # -- actions ----------------------------------------------------------------------------
+
+    async def _email_guardian(self, rule: Rule, event: dict[str, Any]) -> None:
+        guardian = event["data"].get("guardian")
+        smtp = self.config.smtp
+        if smtp is None or not guardian or not guardian.get("email") or rule.template is None:
+            return
+        template = self.config.templates[rule.template]
+        fields = _fields(event)
+        await self._notify("email", rule.template, guardian["email"], event, lambda: send_email(
+            smtp, guardian["email"], template.subject.format_map(fields), template.body.format_map(fields),
+            event["id"]))
+
+    async def _webhook(self, rule: Rule, event: dict[str, Any]) -> None:
+        webhook = self.config.webhook
+        if webhook is None:
+            return
+        payload = {"rule": rule.on, "template": rule.template, "event": event}
+        await self._notify("webhook", rule.template or rule.on, webhook.url, event,
+                           lambda: post_webhook(self._http, webhook, payload, event["id"]))
+
+    async def _flag(self, rule: Rule, event: dict[str, Any]) -> None:
+        if event.get("participant") is None:
+            return
+        fields = _fields(event)
+        kind = {"attendance.no_show": "no_show"}.get(event["type"], "at_risk")
+        reason = (f"{fields['student']} missed {fields['title']}" if kind == "no_show"
+                  else f"{event['type']} for {fields['student']}")
+        await self._publish(EventType.FLAG_RAISED, event, {
+            "kind": kind, "reason": reason, "severity": "warning", "cause_event_id": event["id"]})
+
+    async def _record(self, rule: Rule, event: dict[str, Any]) -> None:
+        data = event["data"]
+        if event["type"] == "attendance.no_show":
+            await self.records.merge(event["participant"], event["session_id"], {
+                "title": data.get("title"), "scheduled_start": data.get("scheduled_start"),
+                "category": "unexcused_absence", "present_s": 0}, flag="no_show")
+        elif event["type"] == "attendance.summary":
+            for record in data.get("records", []):
+                if record.get("role") not in (None, "student"):
+                    continue
+                await self.records.merge(record["identity"], event["session_id"], {
+                    "category": record["category"], "present_s": record["present_s"],
+                    "late_by_s": record.get("late_by_s"), "first_join": record.get("first_join"),
+                    "left_early": record.get("left_early")})
+
+    # -- notices ----------------------------------------------------------------------------
+
+    async def _notify(self, channel: str, template: str, to: str, event: dict[str, Any],
+                      send: Callable[[], Awaitable[None]]) -> None:
+        fields = {"channel": channel, "template": template, "to": to, "cause_event_id": event["id"]}
+        error = ""
+        for attempt in range(1, self.config.max_attempts + 1):
+            try:
+                await send()
+                await self._publish(EventType.WORKFLOW_NOTIFICATION_SENT, event, {**fields, "attempts": attempt})
+                return
+            except SendFailed as exc:
+                error = str(exc)
+                logger.warning("%s to %s failed (attempt %d): %s", channel, to, attempt, error)
+                if attempt < self.config.max_attempts:
+                    await self._sleep(self.config.retry_base_s * 2 ** (attempt - 1))
+        await self._redis.xadd(DEAD_LETTER, {"event_id": event["id"], "channel": channel, "to": to,
+                                             "template": template, "error": error, "at": time.time()})
+        await self._publish(EventType.WORKFLOW_NOTIFICATION_FAILED, event,
+                            {**fields, "attempts": self.config.max_attempts, "error": error})
+
+    async def _publish(self, event_type: EventType, cause: dict[str, Any], data: dict[str, Any]) -> None:
+        await self._bus.publish(Event(event_type, cause["session_id"], data, cause.get("participant")))
+
+
+ACTIONS: dict[str, Callable[[WorkflowWorker, Rule, dict[str, Any]], Awaitable[None]]] = {
+    "email_guardian": WorkflowWorker._email_guardian,
+    "webhook": WorkflowWorker._webhook,
+    "flag": WorkflowWorker._flag,
+    "record": WorkflowWorker._record,
+}
+
+
+def _fields(event: dict[str, Any]) -> dict[str, Any]:
+    data = event["data"]
+    guardian = data.get("guardian") or {}
+    return {"student": data.get("name") or event.get("participant"), "guardian": guardian.get("name", ""),
+            "title": data.get("title", "the class"), "scheduled_start": data.get("scheduled_start", ""),
+            "late_minutes": round((data.get("late_by_s") or 0) / 60)}
+
+
+async def run_worker(redis_url: str, config: WorkflowConfig, name: str, data_dir: Optional[str] = None,
+                     stop: Optional[asyncio.Event] = None) -> None:
+    """`aula worker`: until `stop` (SIGTERM/Ctrl-C in the CLI)."""
+    from pathlib import Path
+
+    redis = aioredis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+    bus = EventBus(redis, Path(data_dir or "data"))
+    bus.start()
+    stop = stop or asyncio.Event()
+    try:
+        async with aiohttp.ClientSession() as http:
+            await WorkflowWorker(redis, bus, config, name, http).run(stop)
+    finally:
+        await bus.close()
+        await redis.aclose()
