@@ -97,9 +97,6 @@ class Publication:
     def is_keyframe_start(self, packet: RtpPacket) -> bool:
         return self._is_keyframe_start(packet.payload)
 
-    def is_keyframe_payload(self, payload: bytes) -> bool:
-        return self._is_keyframe_start(payload)
-
     def record(self, recorder: Optional["TrackRecorder"]) -> None:
         """Hand every packet to `recorder` from now on (None: stop)."""
         self.recorder = recorder

@@ -65,7 +65,6 @@ class PacketOrder:
     def __init__(self) -> None:
         self._expected: Optional[int] = None
         self._held: dict[int, RtpPacket] = {}
-        self.lost = 0
 
     def push(self, packet: RtpPacket) -> list[tuple[RtpPacket, bool]]:
         """Packets now in order, each with whether a gap came before it."""
@@ -83,7 +82,6 @@ class PacketOrder:
                 gap = False
                 self._expected = (self._expected + 1) % SEQ_MOD
             elif len(self._held) > REORDER_WINDOW:
-                self.lost += 1
                 gap = True
                 self._expected = (self._expected + 1) % SEQ_MOD
             else:
@@ -209,15 +207,16 @@ class TrackRecorder:
     """Packets of one publication (on the event loop) → frames → its TrackFile."""
 
     def __init__(self, path: Path, codec: RTCRtpCodecParameters, writer: RecordingWriter,
-                 is_keyframe: Callable[[bytes], bool], request_keyframe: Callable[[], None]) -> None:
+                 is_keyframe_start: Callable[[RtpPacket], bool], request_keyframe: Callable[[], None]) -> None:
         self.file = TrackFile(path, codec, writer)
         self._codec = codec
         self._video = codec.mimeType.lower().startswith("video/")
-        self._is_keyframe = is_keyframe
+        self._is_keyframe_start = is_keyframe_start
         self._request_keyframe = request_keyframe
         self._order = PacketOrder()
         self._first_timestamp: Optional[int] = None
-        self._frame_timestamp: Optional[int] = None
+        # The RTP timestamp of the frame being assembled (meaningful while it has parts).
+        self._frame_timestamp = 0
         self._frame_parts: list[bytes] = []
         self._frame_keyframe = False
         self._waiting_for_keyframe = self._video
@@ -237,16 +236,14 @@ class TrackRecorder:
                 self._emit(depayload(self._codec, ordered.payload), ordered.timestamp, True)
 
     def _video_packet(self, packet: RtpPacket, gap: bool) -> None:
-        if gap or (self._frame_timestamp is not None and packet.timestamp != self._frame_timestamp
-                   and self._frame_parts):
+        if gap or (self._frame_parts and packet.timestamp != self._frame_timestamp):
             # A lost packet, or a frame whose marker never came: drop it and resynchronise.
             self._frame_parts = []
-            self._frame_timestamp = None
             if gap:
                 self._waiting_for_keyframe = True
                 self._request_keyframe()
         if not self._frame_parts:
-            keyframe = self._is_keyframe(packet.payload)
+            keyframe = self._is_keyframe_start(packet)
             if self._waiting_for_keyframe and not keyframe:
                 return
             self._waiting_for_keyframe = False
@@ -260,7 +257,6 @@ class TrackRecorder:
         if packet.marker:
             self._emit(b"".join(self._frame_parts), packet.timestamp, self._frame_keyframe)
             self._frame_parts = []
-            self._frame_timestamp = None
 
     def _emit(self, data: bytes, timestamp: int, keyframe: bool) -> None:
         if not data:

@@ -79,7 +79,7 @@ class SessionRecording:
             offset_s=round(now - (self._session_start() or now), 3), started_at=iso(now))
         self.directory.mkdir(parents=True, exist_ok=True)
         recorder = TrackRecorder(self.directory / file, publication.codec, self._writer,
-                                 publication.is_keyframe_payload, publication.request_keyframe)
+                                 publication.is_keyframe_start, publication.request_keyframe)
         publication.record(recorder)
         self._recorders[publication.sid] = (recorder, track, publication)
         self.manifest.put(track)
