@@ -53,9 +53,11 @@ class Manifest:
         self._lock = threading.Lock()
         self.tracks: dict[str, RecordedTrack] = {t.file: t for t in read_manifest(directory)}
 
-    def put(self, track: RecordedTrack) -> None:
+    def put(self, *tracks: RecordedTrack) -> None:
+        """Add or update tracks: one write however many."""
         with self._lock:
-            self.tracks[track.file] = track
+            for track in tracks:
+                self.tracks[track.file] = track
             self._write()
 
     def _write(self) -> None:

@@ -60,14 +60,21 @@ class SessionRecording:
         self._writer = RecordingWriter(self.session_id)
         self._emit(EventType.RECORDING_STARTED, {"by": by}, by)
         self._broadcast({"type": "recording", **self.state()})
-        for participant, publication in tracks:
-            self.attach(participant, publication)
+        # The manifest (fsynced) is written once for the class, not once per track.
+        started = [self._begin(participant, publication) for participant, publication in tracks]
+        self.manifest.put(*(track for track in started if track is not None))
         return True
 
     def attach(self, participant: Participant, publication: Publication) -> None:
+        """A track published while the class is recorded."""
+        track = self._begin(participant, publication)
+        if track is not None:
+            self.manifest.put(track)
+
+    def _begin(self, participant: Participant, publication: Publication) -> Optional[RecordedTrack]:
         if (not self.active or self._writer is None or not recordable(publication.codec)
                 or publication.sid in self._recorders):
-            return
+            return None
         now = time.time()
         number = sum(1 for t in self.manifest.tracks.values() if t.track_sid == publication.sid)
         file = (f"{participant.identity}-{publication.source.value}-{publication.sid}"
@@ -82,7 +89,7 @@ class SessionRecording:
                                  publication.is_keyframe_start, publication.request_keyframe)
         publication.record(recorder)
         self._recorders[publication.sid] = (recorder, track, publication)
-        self.manifest.put(track)
+        return track
 
     def detach(self, publication: Publication) -> None:
         entry = self._recorders.pop(publication.sid, None)
