@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional
 
@@ -106,9 +107,8 @@ class SessionTranscripts:
     def _publish(self, identity: str, name: str, track: str, clock_origin: float,
                  transcript: Transcript) -> None:
         start_of_session = self._session_start() or clock_origin
-        offset = clock_origin - start_of_session
-        start = round(offset + transcript.start, 3)
-        end = round(offset + transcript.end, 3)
+        segment = TranscriptSegment.on_session_clock(identity, name, transcript, clock_origin - start_of_session)
+        start, end = segment.start, segment.end
         utterance_id = f"{track}-{transcript.utterance}"
         caption = {"type": "caption", "identity": identity, "name": name,
                    "utterance_id": utterance_id, "final": transcript.final,
@@ -120,15 +120,12 @@ class SessionTranscripts:
                 "text": transcript.text, "stable_text": transcript.stable_text}, identity)
             self._broadcast(caption)
             return
-        words = [{"start": round(offset + word.start, 3), "end": round(offset + word.end, 3),
-                  "text": word.text, "probability": word.probability} for word in transcript.words]
         event = self._emit(EventType.TRANSCRIPT_FINAL, {
             "name": name, "utterance_id": utterance_id, "start": start, "end": end,
-            "text": transcript.text, "words": words, "confidence": transcript.confidence,
+            "text": transcript.text, "words": segment.words, "confidence": transcript.confidence,
             "language": self._services.language}, identity)
         self._broadcast(caption)
-        segment = TranscriptSegment(identity, name, start, end, transcript.text,
-                                    transcript.confidence, words, event.id)
+        segment = replace(segment, event_id=event.id)
         files = self.files
         assert files is not None
         self._run_job(lambda: asyncio.to_thread(files.add, segment))

@@ -49,7 +49,8 @@ def transcribe_session(session_dir: Path, whisper: WhisperSettings,
             def on_transcript(transcript: Transcript, track: RecordedTrack = track) -> None:
                 if transcript.final:
                     with lock:
-                        segments.append(_segment(track, transcript))
+                        segments.append(TranscriptSegment.on_session_clock(
+                            track.participant, track.name, transcript, track.offset_s))
             stream = SpeakerStream(track.participant, silero, scheduler, on_transcript, settings=OFFLINE)
             streams.append(stream)
             for audio, at in _speech(session_dir / "recordings" / track.file):
@@ -81,11 +82,3 @@ def _speech(path: Path):
         except av.error.FFmpegError:
             return  # a file cut off by a crash: everything before the tear
 
-
-def _segment(track: RecordedTrack, transcript: Transcript) -> TranscriptSegment:
-    offset = track.offset_s
-    return TranscriptSegment(
-        speaker=track.participant, name=track.name, start=round(offset + transcript.start, 3),
-        end=round(offset + transcript.end, 3), text=transcript.text, confidence=transcript.confidence,
-        words=[{"start": round(offset + w.start, 3), "end": round(offset + w.end, 3), "text": w.text,
-                "probability": w.probability} for w in transcript.words])

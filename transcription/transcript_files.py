@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .speaker_stream import Transcript
+
 FORMATS = {"json": "application/json", "vtt": "text/vtt", "srt": "application/x-subrip"}
 
 
@@ -32,6 +34,15 @@ class TranscriptSegment:
     confidence: float | None = None
     words: list[dict[str, Any]] = field(default_factory=list)
     event_id: str | None = None
+
+    @classmethod
+    def on_session_clock(cls, speaker: str, name: str, transcript: Transcript,
+                         offset: float) -> "TranscriptSegment":
+        """`transcript` (times on its stream's clock) moved `offset` seconds, to the session's."""
+        return cls(speaker, name, round(offset + transcript.start, 3), round(offset + transcript.end, 3),
+                   transcript.text, transcript.confidence,
+                   [{"start": round(offset + w.start, 3), "end": round(offset + w.end, 3), "text": w.text,
+                     "probability": w.probability} for w in transcript.words])
 
 
 def clean_text(text: str) -> str:
