@@ -19,7 +19,7 @@ from events import EventType
 from media import Participant, Publication
 from transcription.faster_whisper_engine import FasterWhisperEngine, WhisperSettings
 from transcription.remote import RemoteScheduler
-from transcription.scheduler import RecognitionScheduler
+from transcription.scheduler import RecognitionScheduler, Recognizer
 from transcription.speaker_stream import SpeakerStream, Transcript
 from transcription.transcript_files import TranscriptFiles, TranscriptSegment
 from transcription.vad import SileroModel
@@ -39,7 +39,7 @@ class SpeechServices:
         """`whisper`: recognise on this node; else `remote_redis_url`: on `aula asr-worker`s."""
         self.vad = SileroModel()
         self.language = language
-        self.scheduler: Optional[RecognitionScheduler | RemoteScheduler] = None
+        self.scheduler: Optional[Recognizer] = None
         if whisper is not None:
             self.scheduler = RecognitionScheduler(FasterWhisperEngine(whisper), whisper.workers)
         elif remote_redis_url is not None:

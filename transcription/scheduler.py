@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
 import numpy as np
 
@@ -33,6 +33,17 @@ class Request:
     final: bool
     deliver: Delivery
     submitted_at: float = field(default_factory=time.monotonic)
+
+
+class Recognizer(Protocol):
+    """Where a SpeakerStream sends its decodes: this node's RecognitionScheduler, or a
+    RemoteScheduler (transcription/remote.py) in front of `aula asr-worker`s."""
+
+    def submit(self, request: Request) -> None: ...
+
+    def metrics(self) -> dict[str, object]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass

@@ -17,7 +17,7 @@ import numpy as np
 
 from .agreement import LocalAgreement
 from .engine import SAMPLE_RATE, Segment, Word
-from .scheduler import RecognitionScheduler, Request
+from .scheduler import Recognizer, Request
 from .vad import CHUNK_S, Segmenter, SileroModel, VadSettings, VoiceProbability
 
 
@@ -58,7 +58,7 @@ SILENCE_SETTLE_S = 0.5
 
 
 class SpeakerStream:
-    def __init__(self, speaker: str, vad: SileroModel, scheduler: Optional[RecognitionScheduler],
+    def __init__(self, speaker: str, vad: SileroModel, scheduler: Optional[Recognizer],
                  on_transcript: TranscriptObserver, on_voice: Optional[VoiceObserver] = None,
                  settings: StreamSettings = StreamSettings()) -> None:
         self.speaker = speaker
