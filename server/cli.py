@@ -39,32 +39,27 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     serve.add_argument("--log-level", default="INFO")
     worker = commands.add_parser(
         "asr-worker", help="serve speech recognition to `aula serve --asr-remote` nodes through Redis")
-    redis_url = os.environ.get("AULA_REDIS_URL")
-    worker.add_argument("--redis-url", default=redis_url, required=redis_url is None,
-                        help="the nodes' Redis (AULA_REDIS_URL)")
+    _add_redis_argument(worker)
     add_whisper_arguments(worker)
     worker.add_argument("--claim-idle", dest="claim_idle_s", type=float, default=30.0,
                         help="take over a final another worker left unanswered this long")
     worker.add_argument("--log-level", default="INFO")
     transcribe = commands.add_parser(
         "transcribe", help="transcribe a session again from its recordings (e.g. with a bigger model)")
-    transcribe.add_argument("session_id")
-    transcribe.add_argument("--data-dir", type=Path, default=Path(os.environ.get("AULA_DATA_DIR", "data")))
+    _add_session_arguments(transcribe)
     add_whisper_arguments(transcribe)
     transcribe.add_argument("--log-level", default="WARNING")
     export = commands.add_parser("export", help="one playable file of a recorded class (audio mixed, cameras in a grid)")
-    export.add_argument("session_id")
-    export.add_argument("--data-dir", type=Path, default=Path(os.environ.get("AULA_DATA_DIR", "data")))
+    _add_session_arguments(export)
     export.add_argument("--output", type=Path, help="default: <data-dir>/sessions/<id>/export.mp4")
     export.add_argument("--log-level", default="WARNING")
     workflow = commands.add_parser("worker", help="run the workflows: no-show notices, flags, student records")
-    workflow.add_argument("--redis-url", default=redis_url, required=redis_url is None,
-                          help="the nodes' Redis (AULA_REDIS_URL)")
+    _add_redis_argument(workflow)
     workflow.add_argument("--config", type=Path, default=os.environ.get("AULA_WORKFLOW_CONFIG"),
                           help="rules, templates, SMTP and webhook (TOML); defaults without")
     workflow.add_argument("--data-dir", default=os.environ.get("AULA_DATA_DIR", "data"),
                           help="for the events outbox while Redis is unreachable")
-    workflow.add_argument("--name", default=f"{socket.gethostname()}-{os.getpid()}",
+    workflow.add_argument("--name", default=_process_name(),
                           help="this worker's consumer name (unique per running worker)")
     workflow.add_argument("--log-level", default="INFO")
     args = parser.parse_args(args_list)
@@ -73,17 +68,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if args.command == "serve":
         serve_forever(settings_from_args(args))
     elif args.command == "asr-worker":
-        whisper = whisper_from_args(args)
-        if whisper is None:
-            parser.error("asr-worker needs --whisper-model (or AULA_WHISPER_MODEL)")
-        run_asr_worker(whisper, args.redis_url, args.claim_idle_s)
+        run_asr_worker(_required_whisper(parser, args), args.redis_url, args.claim_idle_s)
     elif args.command == "transcribe":
-        whisper = whisper_from_args(args)
-        if whisper is None:
-            parser.error("transcribe needs --whisper-model (or AULA_WHISPER_MODEL)")
         session_dir = args.data_dir / "sessions" / args.session_id
         try:
-            segments = transcribe_session(session_dir, whisper)
+            segments = transcribe_session(session_dir, _required_whisper(parser, args))
         except NothingToTranscribe as exc:
             sys.exit(f"aula transcribe: {exc}")
         print(f"{len(segments)} utterances → {session_dir / 'transcript.json'} (.vtt, .srt)")
@@ -115,12 +104,35 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print(f"{duration:.1f} s → {output}")
 
 
+def _add_redis_argument(parser: argparse.ArgumentParser) -> None:
+    redis_url = os.environ.get("AULA_REDIS_URL")
+    parser.add_argument("--redis-url", default=redis_url, required=redis_url is None,
+                        help="the nodes' Redis (AULA_REDIS_URL)")
+
+
+def _add_session_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("session_id")
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("AULA_DATA_DIR", "data")))
+
+
+def _required_whisper(parser: argparse.ArgumentParser, args: argparse.Namespace) -> WhisperSettings:
+    whisper = whisper_from_args(args)
+    if whisper is None:
+        parser.error(f"{args.command} needs --whisper-model (or AULA_WHISPER_MODEL)")
+    return whisper
+
+
+def _process_name() -> str:
+    """This process's name among its peers (consumer names in Redis groups)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 def run_asr_worker(whisper: WhisperSettings, redis_url: str, claim_idle_s: float) -> None:
     """One engine, `whisper.workers` recognition loops on it, until SIGTERM or Ctrl-C."""
     engine = FasterWhisperEngine(whisper)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    name = f"{socket.gethostname()}-{os.getpid()}"
+    name = _process_name()
     loops = [AsrWorker(engine, redis_url, f"{name}-{i}", claim_idle_s) for i in range(whisper.workers)]
     threads = [threading.Thread(target=loop.run, args=(stop,), name=loop.name) for loop in loops]
     for thread in threads:
