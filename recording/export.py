@@ -19,6 +19,7 @@ import av
 import numpy as np
 
 from .manifest import RecordedTrack, read_manifest
+from .media_files import decoded_frames
 
 EXPORT_FILE = "export.mp4"
 WIDTH, HEIGHT = 1280, 720
@@ -64,17 +65,13 @@ def _mix_audio(folder: Path, tracks: list[RecordedTrack], duration: float, scrat
     for track in tracks:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
         at = int(round(track.offset_s * AUDIO_RATE))
-        try:
-            with av.open(str(folder / track.file)) as container:
-                for frame in container.decode(container.streams.audio[0]):
-                    for resampled in resampler.resample(frame):
-                        samples = resampled.to_ndarray().reshape(-1)
-                        end = min(at + len(samples), total)
-                        if end > at:
-                            mix[at:end] += samples[:end - at]
-                        at += len(samples)
-        except av.error.FFmpegError:
-            pass  # a file a crash cut off: what was before the tear is mixed
+        for frame, _ in decoded_frames(folder / track.file, "audio"):
+            for resampled in resampler.resample(frame):
+                samples = resampled.to_ndarray().reshape(-1)
+                end = min(at + len(samples), total)
+                if end > at:
+                    mix[at:end] += samples[:end - at]
+                at += len(samples)
     np.clip(mix, -1.0, 1.0, out=mix)
     return mix
 
@@ -89,17 +86,9 @@ def _grid(keys: list[tuple[str, str]]) -> dict[tuple[str, str], _Cell]:
 
 def _frames(folder: Path, track: RecordedTrack, cell: _Cell) -> Iterator[tuple[float, np.ndarray]]:
     """(session time, RGB picture scaled to the cell) of each frame of one video file."""
-    try:
-        with av.open(str(folder / track.file)) as container:
-            stream = container.streams.video[0]
-            first = None
-            for frame in container.decode(stream):
-                at = float(frame.pts * frame.time_base) if frame.pts is not None else 0.0
-                first = at if first is None else first
-                picture = frame.reformat(width=cell.width, height=cell.height, format="rgb24")
-                yield track.offset_s + at - first, picture.to_ndarray()
-    except av.error.FFmpegError:
-        return
+    for frame, at in decoded_frames(folder / track.file, "video"):
+        picture = frame.reformat(width=cell.width, height=cell.height, format="rgb24")
+        yield track.offset_s + at, picture.to_ndarray()
 
 
 class _VideoSource:

@@ -17,6 +17,7 @@ import av
 from tqdm import tqdm
 
 from recording.manifest import RecordedTrack, read_manifest
+from recording.media_files import decoded_frames
 
 from .engine import SAMPLE_RATE
 from .faster_whisper_engine import FasterWhisperEngine, WhisperSettings
@@ -70,15 +71,7 @@ def transcribe_session(session_dir: Path, whisper: WhisperSettings,
 def _speech(path: Path):
     """(16 kHz float mono samples, seconds from the file's start) of an audio recording."""
     resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        first = None
-        try:
-            for frame in container.decode(stream):
-                at = float(frame.pts * frame.time_base) if frame.pts is not None else 0.0
-                first = at if first is None else first
-                for resampled in resampler.resample(frame):
-                    yield resampled.to_ndarray().reshape(-1), at - first
-        except av.error.FFmpegError:
-            return  # a file cut off by a crash: everything before the tear
+    for frame, at in decoded_frames(path, "audio"):
+        for resampled in resampler.resample(frame):
+            yield resampled.to_ndarray().reshape(-1), at
 
