@@ -28,7 +28,7 @@ from .attendance_store import AttendanceStore
 from .context import CONTEXT, AppContext
 from .live_session import attendance_policy
 from .loop_monitor import udp_receive_buffer_errors
-from .sessions import SessionInvalid, parse_new_session
+from .sessions import Session, SessionInvalid, parse_new_session
 
 MAX_BODY_BYTES = 256 * 1024
 
@@ -37,6 +37,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+async def path_session(request: web.Request) -> Session:
+    """The session the path names; a 404 (the same body `error` writes) if there is none."""
+    session = await request.app[CONTEXT].sessions.get(request.match_info["session_id"])
+    if session is None:
+        raise web.HTTPNotFound(text=json.dumps({"error": {"code": "session_not_found",
+                                                          "message": "no such session"}}),
+                               content_type="application/json")
+    return session
 
 
 @web.middleware
@@ -119,9 +129,7 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 async def get_session(request: web.Request) -> web.Response:
     context: AppContext = request.app[CONTEXT]
-    session = await context.sessions.get(request.match_info["session_id"])
-    if session is None:
-        return error(404, "session_not_found", "no such session")
+    session = await path_session(request)
     room = context.sfu.rooms.get(session.id)
     return web.json_response({
         **session.to_dict(),
@@ -132,9 +140,7 @@ async def get_session(request: web.Request) -> web.Response:
 
 async def create_join_token(request: web.Request) -> web.Response:
     context: AppContext = request.app[CONTEXT]
-    session = await context.sessions.get(request.match_info["session_id"])
-    if session is None:
-        return error(404, "session_not_found", "no such session")
+    session = await path_session(request)
     if session.ended:
         return error(409, "session_ended", "the session has ended")
     try:
@@ -188,9 +194,7 @@ async def create_ops_token(request: web.Request) -> web.Response:
 
 async def end_session(request: web.Request) -> web.Response:
     context: AppContext = request.app[CONTEXT]
-    session = await context.sessions.get(request.match_info["session_id"])
-    if session is None:
-        return error(404, "session_not_found", "no such session")
+    session = await path_session(request)
     ended = await context.live.end(session.id, "api")
     return web.json_response((ended or session).to_dict())
 
@@ -198,9 +202,7 @@ async def end_session(request: web.Request) -> web.Response:
 async def recording_control(request: web.Request) -> web.Response:
     """Start or stop recording a live class: `{"action": "start" | "stop"}`."""
     context: AppContext = request.app[CONTEXT]
-    session = await context.sessions.get(request.match_info["session_id"])
-    if session is None:
-        return error(404, "session_not_found", "no such session")
+    session = await path_session(request)
     body = await _json_body(request)
     action = body.get("action") if isinstance(body, dict) else None
     if action not in ("start", "stop"):
@@ -215,9 +217,7 @@ async def recording_control(request: web.Request) -> web.Response:
 async def recordings(request: web.Request) -> web.Response:
     """recordings.json: every recorded track of the session."""
     context: AppContext = request.app[CONTEXT]
-    session = await context.sessions.get(request.match_info["session_id"])
-    if session is None:
-        return error(404, "session_not_found", "no such session")
+    session = await path_session(request)
     tracks = await asyncio.to_thread(read_manifest, context.settings.data_dir / "sessions" / session.id
                                      / "recordings")
     return web.json_response({"session_id": session.id, "tracks": [asdict(t) for t in tracks]})
@@ -227,9 +227,7 @@ async def delete_participant_media(request: web.Request) -> web.Response:
     """Student-data stewardship: delete one participant's recordings of a session (and the
     export, which holds them); recordings.json keeps a line saying what went and when."""
     context: AppContext = request.app[CONTEXT]
-    session = await context.sessions.get(request.match_info["session_id"])
-    if session is None:
-        return error(404, "session_not_found", "no such session")
+    session = await path_session(request)
     identity = request.match_info["identity"]
     try:
         deleted = await asyncio.to_thread(
@@ -253,9 +251,7 @@ async def student_record(request: web.Request) -> web.Response:
 
 async def attendance(request: web.Request) -> web.Response:
     context: AppContext = request.app[CONTEXT]
-    session = await context.sessions.get(request.match_info["session_id"])
-    if session is None:
-        return error(404, "session_not_found", "no such session")
+    session = await path_session(request)
     now = session.ended_at or time.time()
     store = AttendanceStore(context.redis, session.id)
     summary = summarise(await store.all(), [(entry.identity, entry.name) for entry in session.roster],
@@ -272,9 +268,7 @@ async def attendance(request: web.Request) -> web.Response:
 async def transcript(request: web.Request) -> web.Response:
     """The session's transcript so far (finals only), as JSON, WebVTT or SubRip."""
     context: AppContext = request.app[CONTEXT]
-    session = await context.sessions.get(request.match_info["session_id"])
-    if session is None:
-        return error(404, "session_not_found", "no such session")
+    session = await path_session(request)
     fmt = request.query.get("format", "json")
     if fmt not in FORMATS:
         return error(400, "invalid_request", "format must be json, vtt or srt")
@@ -302,9 +296,7 @@ async def join_page(request: web.Request) -> web.StreamResponse:
 async def excuse(request: web.Request) -> web.Response:
     """Record an excused absence (a note from home): no no-show notice, category excused."""
     context: AppContext = request.app[CONTEXT]
-    session = await context.sessions.get(request.match_info["session_id"])
-    if session is None:
-        return error(404, "session_not_found", "no such session")
+    session = await path_session(request)
     identity = request.match_info["identity"]
     if identity not in {entry.identity for entry in session.roster}:
         return error(404, "not_on_roster", f"{identity!r} is not on this session's roster")
@@ -315,9 +307,7 @@ async def excuse(request: web.Request) -> web.Response:
 async def xapi(request: web.Request) -> web.Response:
     """The session's events as xAPI statements (Virtual Classroom profile)."""
     context: AppContext = request.app[CONTEXT]
-    session = await context.sessions.get(request.match_info["session_id"])
-    if session is None:
-        return error(404, "session_not_found", "no such session")
+    session = await path_session(request)
     entries = await context.redis.xrange(session_stream(session.id))
     envelopes = [json.loads(fields[b"event"]) for _, fields in entries]
     return web.json_response(statements(

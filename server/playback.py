@@ -21,7 +21,7 @@ from recording.export import EXPORT_FILE, NothingToExport, export_session
 from recording.storage import RecordingStorage
 from transcription.transcript_files import TranscriptFiles
 
-from .api import error
+from .api import error, path_session
 from .context import CONTEXT, AppContext
 from .tokens import TokenError
 
@@ -93,9 +93,7 @@ class Exports:
 
 async def start_export(request: web.Request) -> web.Response:
     context: AppContext = request.app[CONTEXT]
-    session = await context.sessions.get(request.match_info["session_id"])
-    if session is None:
-        return error(404, "session_not_found", "no such session")
+    session = await path_session(request)
     job = context.exports.start(session.id)
     await asyncio.sleep(0)  # a session with nothing recorded fails at once
     if job.error:
@@ -105,10 +103,8 @@ async def start_export(request: web.Request) -> web.Response:
 
 async def get_export(request: web.Request) -> web.StreamResponse:
     context: AppContext = request.app[CONTEXT]
-    session_id = request.match_info["session_id"]
-    if await context.sessions.get(session_id) is None:
-        return error(404, "session_not_found", "no such session")
-    return _export_response(context, session_id)
+    session = await path_session(request)
+    return _export_response(context, session.id)
 
 
 def _export_response(context: AppContext, session_id: str) -> web.StreamResponse:
