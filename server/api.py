@@ -8,6 +8,7 @@ import json
 import platform
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
@@ -31,6 +32,10 @@ from .loop_monitor import udp_receive_buffer_errors
 from .sessions import Session, SessionInvalid, parse_new_session
 
 MAX_BODY_BYTES = 256 * 1024
+# The OpenAPI document of every route below; tests/fuzz checks it against the route table.
+OPENAPI_FILE = Path(__file__).with_name("openapi.json")
+# /api/ paths that need no API key: the signaling socket (its token says who) and the document.
+OPEN_API_PATHS = frozenset({"/api/rtc", "/api/openapi.json"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -51,8 +56,8 @@ async def path_session(request: web.Request) -> Session:
 
 @web.middleware
 async def api_key_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every /api/ path but the signaling socket needs `Authorization: Bearer <api key>`."""
-    if request.path.startswith("/api/") and request.path != "/api/rtc":
+    """Every /api/ path but OPEN_API_PATHS needs `Authorization: Bearer <api key>`."""
+    if request.path.startswith("/api/") and request.path not in OPEN_API_PATHS:
         context: AppContext = request.app[CONTEXT]
         given = request.headers.get("Authorization", "")
         expected = f"Bearer {context.settings.api_key}"
@@ -316,7 +321,14 @@ async def xapi(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    document = OPENAPI_FILE.read_bytes()
+    json.loads(document)  # read once, at start: a broken document fails the start, not a request
+
+    async def openapi(request: web.Request) -> web.Response:
+        return web.Response(body=document, content_type="application/json")
+
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/openapi.json", openapi)
     app.router.add_get("/api/stats", stats)
     app.router.add_post("/api/sessions", create_session)
     app.router.add_get("/api/sessions", list_sessions)
