@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -18,6 +19,7 @@ from aiohttp import web
 from recording.export import EXPORT_FILE, NothingToExport, export_session
 from tqdm import tqdm
 from workflows.config import ConfigInvalid, load_config
+from summaries.worker import load_summariser
 from workflows.worker import run_worker
 from transcription.faster_whisper_engine import FasterWhisperEngine, WhisperSettings
 from transcription.offline import NothingToTranscribe, transcribe_session
@@ -53,12 +55,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     _add_session_arguments(export)
     export.add_argument("--output", type=Path, help="default: <data-dir>/sessions/<id>/export.mp4")
     export.add_argument("--log-level", default="WARNING")
-    workflow = commands.add_parser("worker", help="run the workflows: no-show notices, flags, student records")
+    workflow = commands.add_parser(
+        "worker", help="run the workflows (no-show notices, flags, student records) and the class summaries")
     _add_redis_argument(workflow)
     workflow.add_argument("--config", type=Path, default=os.environ.get("AULA_WORKFLOW_CONFIG"),
                           help="rules, templates, SMTP and webhook (TOML); defaults without")
-    workflow.add_argument("--data-dir", default=os.environ.get("AULA_DATA_DIR", "data"),
-                          help="for the events outbox while Redis is unreachable")
+    workflow.add_argument("--data-dir", type=Path, default=Path(os.environ.get("AULA_DATA_DIR", "data")),
+                          help="summary.json files, and the events outbox while Redis is unreachable")
+    workflow.add_argument("--summary-model", type=Path, default=os.environ.get("AULA_SUMMARY_MODEL"),
+                          help="a local transformers model folder for abstractive overviews "
+                               "(default: extractive, on the MiniLM model that ships with pip)")
+    workflow.add_argument("--no-summaries", action="store_true",
+                          help="leave class summaries to other workers")
     workflow.add_argument("--name", default=_process_name(),
                           help="this worker's consumer name (unique per running worker)")
     workflow.add_argument("--log-level", default="INFO")
@@ -87,7 +95,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
-            await run_worker(args.redis_url, config, args.name, args.data_dir, stop)
+            make_summariser = None if args.no_summaries else partial(load_summariser, args.summary_model)
+            await run_worker(args.redis_url, config, args.name, args.data_dir, make_summariser, stop)
 
         asyncio.run(work())
     elif args.command == "export":

@@ -23,7 +23,7 @@ from transcription.transcript_files import TranscriptFiles
 
 from .api import error, path_session
 from .context import CONTEXT, AppContext
-from .tokens import TokenError
+from .page_access import moderator_or_ops
 
 logger = logging.getLogger(__name__)
 
@@ -117,50 +117,33 @@ def _export_response(context: AppContext, session_id: str) -> web.StreamResponse
     return web.FileResponse(path, headers={"Content-Type": "video/mp4"})
 
 
-def _playback_grant(request: web.Request) -> Optional[web.Response]:
-    """None if the token may watch this session's playback, else the refusal."""
-    context: AppContext = request.app[CONTEXT]
-    token = request.query.get("token", "")
-    try:
-        context.tokens.verify_ops(token)
-        return None
-    except TokenError:
-        pass
-    try:
-        grant = context.tokens.verify_join(token)
-    except TokenError as exc:
-        return error(401, exc.code, str(exc))
-    if grant.session_id != request.match_info["session_id"] or not grant.permissions.moderate:
-        return error(403, "forbidden", "playback is for this class's instructors and operations")
-    return None
-
-
 async def playback_page(request: web.Request) -> web.StreamResponse:
-    refusal = _playback_grant(request)
-    if refusal is not None:
-        return refusal
+    access = moderator_or_ops(request, "playback")
+    if isinstance(access, web.Response):
+        return access
     context: AppContext = request.app[CONTEXT]
     return web.FileResponse(context.settings.web_client_dir / "playback.html",
                             headers={"Cache-Control": "no-store"})
 
 
 async def playback_video(request: web.Request) -> web.StreamResponse:
-    refusal = _playback_grant(request)
-    if refusal is not None:
-        return refusal
-    return _export_response(request.app[CONTEXT], request.match_info["session_id"])
+    access = moderator_or_ops(request, "playback")
+    if isinstance(access, web.Response):
+        return access
+    session = await path_session(request)
+    return _export_response(request.app[CONTEXT], session.id)
 
 
 async def playback_transcript(request: web.Request) -> web.Response:
-    refusal = _playback_grant(request)
-    if refusal is not None:
-        return refusal
+    access = moderator_or_ops(request, "playback")
+    if isinstance(access, web.Response):
+        return access
     context: AppContext = request.app[CONTEXT]
-    session_id = request.match_info["session_id"]
-    session = await context.sessions.get(session_id)
-    files = await asyncio.to_thread(TranscriptFiles, context.settings.data_dir / "sessions" / session_id,
-                                    session_id)
-    return web.json_response({"session_id": session_id, "title": session.title if session else "",
+    # The session's own id, never the path's text, names the folder read.
+    session = await path_session(request)
+    files = await asyncio.to_thread(TranscriptFiles, context.settings.data_dir / "sessions" / session.id,
+                                    session.id)
+    return web.json_response({"session_id": session.id, "title": session.title,
                               "segments": [asdict(s) for s in files.segments]})
 
 

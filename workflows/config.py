@@ -30,9 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-ACTIONS = ("email_guardian", "webhook", "flag", "record")
+ACTIONS = ("email_guardian", "email_summary", "webhook", "flag", "record")
 # What a template may use.
-PLACEHOLDERS = {"student": "", "guardian": "", "title": "", "scheduled_start": "", "late_minutes": 0}
+PLACEHOLDERS = {"student": "", "guardian": "", "title": "", "scheduled_start": "", "late_minutes": 0,
+                # summary.approved only: the class part and this student's part, as the instructor approved them
+                "overview": "", "key_points": "", "action_items": "", "student_summary": "", "instructor_note": ""}
 
 
 class ConfigInvalid(ValueError):
@@ -77,10 +79,17 @@ DEFAULT_TEMPLATES = {
     "late": Template(
         subject="{student} was late to {title}",
         body="Dear {guardian},\n\n{student} joined \"{title}\" {late_minutes} minutes late.\n"),
+    "summary": Template(
+        subject="{title}: today's class summary for {student}",
+        body=("Dear {guardian},\n\nHere is the summary of today's class \"{title}\", as approved by the "
+              "teacher.\n\n{overview}\n\nKey points:\n{key_points}\n\nFor next time:\n{action_items}\n\n"
+              "About {student}:\n{student_summary}\n{instructor_note}\n"
+              "This message was sent by the school's class platform.\n")),
 }
 DEFAULT_RULES = (
     Rule("attendance.no_show", ("email_guardian", "webhook", "flag", "record"), "no_show"),
     Rule("attendance.summary", ("record",)),
+    Rule("summary.approved", ("email_summary",), "summary"),
 )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional
 
 import aiohttp
@@ -21,6 +22,11 @@ import redis.asyncio as aioredis
 from events import Event, EventType
 from events.bus import EventBus
 from events.consumer import EventConsumer
+
+from server.sessions import SessionStore
+from summaries.store import SummaryStore
+from summaries.summariser import Summariser
+from summaries.worker import SummaryWorker
 
 from .config import Rule, WorkflowConfig
 from .notify import SendFailed, post_webhook, send_email
@@ -50,6 +56,8 @@ class WorkflowWorker:
         self._http = http
         self._sleep = sleep
         self.records = StudentRecords(redis)
+        self.summaries = SummaryStore(redis, None)
+        self.sessions = SessionStore(redis)
         self.consumer = EventConsumer(redis, GROUP, name, claim_idle_ms=claim_idle_ms)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -65,13 +73,17 @@ class WorkflowWorker:
                 raise result  # stays pending: retried by this or another worker
 
     async def _act(self, rule: Rule, action: str, event: dict[str, Any]) -> None:
-        key = f"aula:workflow:{event['id']}:{action}"
+        await self._once(f"{event['id']}:{action}", lambda: ACTIONS[action](self, rule, event))
+
+    async def _once(self, what: str, act: Callable[[], Awaitable[None]]) -> None:
+        """Run `act` unless it was done before for this key (by any worker)."""
+        key = f"aula:workflow:{what}"
         if not await self._redis.set(key, f"sending:{self.name}", nx=True, ex=CLAIM_TTL_S):
             if await self._redis.get(key) == b"done":
                 return
-            raise ActionInProgress(f"{action} of {event['id']} is held by another worker")
+            raise ActionInProgress(f"{what} is held by another worker")
         try:
-            await ACTIONS[action](self, rule, event)
+            await act()
         except BaseException:
             await self._redis.delete(key)
             raise
@@ -89,6 +101,27 @@ class WorkflowWorker:
         await self._notify("email", rule.template, guardian["email"], event, lambda: send_email(
             smtp, guardian["email"], template.subject.format_map(fields), template.body.format_map(fields),
             event["id"]))
+
+    async def _email_summary(self, rule: Rule, event: dict[str, Any]) -> None:
+        """Each student's guardian gets the approved class summary and that student's part; one
+        send per student, so a retry after a failure sends only what was not sent."""
+        smtp = self.config.smtp
+        summary = await self.summaries.get(event["session_id"])
+        session = await self.sessions.get(event["session_id"])
+        if smtp is None or rule.template is None or summary is None or session is None:
+            return
+        template = self.config.templates[rule.template]
+        guardians = {entry.identity: entry.guardian for entry in session.roster if entry.guardian}
+        for student in summary["students"]:
+            guardian = guardians.get(student["identity"])
+            if guardian is None or not guardian.email:
+                continue
+            fields = summary_fields(summary, student, guardian.name)
+            cause = {**event, "participant": student["identity"]}
+            await self._once(f"{event['id']}:{rule.template}:{student['identity']}", lambda: self._notify(
+                "email", rule.template or "summary", guardian.email, cause, lambda: send_email(
+                    smtp, guardian.email, template.subject.format_map(fields), template.body.format_map(fields),
+                    f"{event['id']}-{student['identity']}")))
 
     async def _webhook(self, rule: Rule, event: dict[str, Any]) -> None:
         webhook = self.config.webhook
@@ -150,10 +183,22 @@ class WorkflowWorker:
 
 ACTIONS: dict[str, Callable[[WorkflowWorker, Rule, dict[str, Any]], Awaitable[None]]] = {
     "email_guardian": WorkflowWorker._email_guardian,
+    "email_summary": WorkflowWorker._email_summary,
     "webhook": WorkflowWorker._webhook,
     "flag": WorkflowWorker._flag,
     "record": WorkflowWorker._record,
 }
+
+
+def summary_fields(summary: dict[str, Any], student: dict[str, Any], guardian: str) -> dict[str, Any]:
+    def bullets(items: list[dict[str, Any]]) -> str:
+        return "\n".join(f"- {item['text']}" for item in items) or "- (none)"
+    note = summary.get("instructor_note") or ""
+    return {"student": student["name"], "guardian": guardian, "title": summary["title"],
+            "overview": summary["overview"], "key_points": bullets(summary["key_points"]),
+            "action_items": bullets(summary["action_items"]), "student_summary": bullets(student["statements"]),
+            "instructor_note": f"\nA note from the teacher: {note}\n" if note else "",
+            "scheduled_start": "", "late_minutes": 0}
 
 
 def _fields(event: dict[str, Any]) -> dict[str, Any]:
@@ -164,18 +209,19 @@ def _fields(event: dict[str, Any]) -> dict[str, Any]:
             "late_minutes": round((data.get("late_by_s") or 0) / 60)}
 
 
-async def run_worker(redis_url: str, config: WorkflowConfig, name: str, data_dir: Optional[str] = None,
-                     stop: Optional[asyncio.Event] = None) -> None:
-    """`aula worker`: until `stop` (SIGTERM/Ctrl-C in the CLI)."""
-    from pathlib import Path
-
+async def run_worker(redis_url: str, config: WorkflowConfig, name: str, data_dir: Path,
+                     make_summariser: Optional[Callable[[], Summariser]], stop: asyncio.Event) -> None:
+    """`aula worker`: the workflows and (unless `make_summariser` is None) the class summaries,
+    each its own consumer group, until `stop` (SIGTERM/Ctrl-C in the CLI)."""
     redis = aioredis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
-    bus = EventBus(redis, Path(data_dir or "data"))
+    bus = EventBus(redis, data_dir)
     bus.start()
-    stop = stop or asyncio.Event()
     try:
         async with aiohttp.ClientSession() as http:
-            await WorkflowWorker(redis, bus, config, name, http).run(stop)
+            runs = [WorkflowWorker(redis, bus, config, name, http).run(stop)]
+            if make_summariser is not None:
+                runs.append(SummaryWorker(redis, bus, data_dir / "sessions", name, make_summariser).run(stop))
+            await asyncio.gather(*runs)
     finally:
         await bus.close()
         await redis.aclose()

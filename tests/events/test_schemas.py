@@ -133,6 +133,12 @@ def valid_examples() -> list[dict[str, Any]]:
         envelope(E.RECORDING_FINISHED, {"by": None, "reason": "session_ended", "duration_s": 3540.2, "files": [
             {"file": "sam-microphone-TR_a1b2c3d4e5f6.ogg", "participant": "sam", "kind": "audio",
              "source": "microphone", "offset_s": 12.5, "duration_s": 3527.7}]}),
+        envelope(E.SUMMARY_DRAFT, {"summariser": "extractive:all-MiniLM-L6-v2",
+                                   "overview": "Algebra 1 covered fractions.",
+                                   "counts": {"topics": 2, "key_points": 3, "questions": 1, "action_items": 1,
+                                              "students": 2}}),
+        envelope(E.SUMMARY_APPROVED, {"by": "ms-lee", "students": ["sam", "ali"]}, "ms-lee"),
+        envelope(E.SUMMARY_REJECTED, {"by": "ms-lee", "reason": "the transcript missed half the class"}, "ms-lee"),
         envelope(E.FLAG_RAISED, {"kind": "no_show", "reason": "Ali missed Algebra 1", "severity": "warning",
                                  "cause_event_id": "evt_0123456789ab0123456789ab"}, "ali"),
         envelope(E.WORKFLOW_NOTIFICATION_SENT, {"channel": "email", "template": "no_show", "to": "dana@example.org",

@@ -1,0 +1,71 @@
+"""The summariser plug-in: a class's sentences in, what the lesson covered out. Every point keeps
+the transcript evidence it was drawn from, whichever summariser wrote it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .evidence import ClassRecord, Evidence, Utterance, split_sentences
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    utterance: Utterance
+
+    @property
+    def evidence(self) -> Evidence:
+        return self.utterance.evidence
+
+
+@dataclass
+class Point:
+    id: str
+    text: str
+    evidence: list[Evidence]
+    speaker: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "text": self.text, "speaker": self.speaker,
+                "evidence": [item.to_dict() for item in self.evidence]}
+
+
+@dataclass
+class Topic:
+    id: str
+    title: str
+    text: str
+    start_s: float
+    end_s: float
+    evidence: list[Evidence]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "text": self.text, "start_s": round(self.start_s, 1),
+                "end_s": round(self.end_s, 1), "evidence": [item.to_dict() for item in self.evidence]}
+
+
+@dataclass
+class ClassSummary:
+    overview: str
+    topics: list[Topic] = field(default_factory=list)
+    key_points: list[Point] = field(default_factory=list)
+    action_items: list[Point] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Lesson:
+    title: str
+    sentences: list[Sentence]
+
+
+class Summariser(Protocol):
+    name: str
+
+    def summarise(self, lesson: Lesson) -> ClassSummary:
+        ...
+
+
+def lesson_of(record: ClassRecord) -> Lesson:
+    sentences = [Sentence(text, utterance) for utterance in record.utterances
+                 for text in split_sentences(utterance.text)]
+    return Lesson(record.title, sentences)
