@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(redis-server chromium espeak-ng sox ca-certificates)
+APT_PACKAGES=(redis-server chromium espeak-ng sox ca-certificates janus)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
