@@ -54,6 +54,29 @@ async def path_session(request: web.Request) -> Session:
     return session
 
 
+# aiohttp's own refusals, named in the API's error shape.
+HTTP_ERROR_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Under /api/ every refusal is `{"error": {code, message}}`, also aiohttp's own (no such
+    path, a method the path does not take, a body over the limit). Not the signaling socket: its
+    refusals are messages on the socket."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if (not request.path.startswith("/api/") or request.path == "/api/rtc" or exc.status < 400
+                or exc.content_type == "application/json"):
+            raise
+        default = f"{exc.status}: {exc.reason}"  # aiohttp's own text says no more than the status
+        message = exc.text if exc.text and exc.text != default else f"{exc.reason}: {request.method} {request.path}"
+        response = error(exc.status, HTTP_ERROR_CODES.get(exc.status, "http_error"), message)
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+
+
 @web.middleware
 async def api_key_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every /api/ path but OPEN_API_PATHS needs `Authorization: Bearer <api key>`."""
@@ -82,6 +105,9 @@ async def _json_body(request: web.Request) -> Any:
 def _base_url(request: web.Request, context: AppContext) -> str:
     if context.settings.public_url:
         return context.settings.public_url.rstrip("/")
+    if not request.host:
+        raise web.HTTPBadRequest(text="the request has no Host header to build links with: send "
+                                      "one, or start the server with --public-url")
     return f"{request.scheme}://{request.host}"
 
 
@@ -192,8 +218,10 @@ async def create_ops_token(request: web.Request) -> web.Response:
     identity = body.get("identity")
     if not isinstance(identity, str) or not identity.strip():
         return error(400, "invalid_request", "identity must be a non-empty string")
-    name = body.get("name") if isinstance(body.get("name"), str) else identity
-    return web.json_response({"token": context.tokens.issue_ops(identity.strip(), name)},
+    name = body.get("name", identity)
+    if not isinstance(name, str) or not name.strip():
+        return error(400, "invalid_request", "name must be a non-empty string")
+    return web.json_response({"token": context.tokens.issue_ops(identity.strip(), name.strip())},
                              status=201)
 
 
@@ -208,7 +236,10 @@ async def recording_control(request: web.Request) -> web.Response:
     """Start or stop recording a live class: `{"action": "start" | "stop"}`."""
     context: AppContext = request.app[CONTEXT]
     session = await path_session(request)
-    body = await _json_body(request)
+    try:
+        body = await _json_body(request)
+    except SessionInvalid as exc:
+        return error(400, "invalid_request", str(exc))
     action = body.get("action") if isinstance(body, dict) else None
     if action not in ("start", "stop"):
         return error(400, "invalid_request", 'action must be "start" or "stop"')

@@ -18,7 +18,7 @@ from recording.manifest import repair as repair_recordings
 from recording.storage import storage_from_url
 from media import SFU
 
-from .api import add_routes, api_key_guard
+from .api import add_routes, api_key_guard, json_errors
 from .config import Settings
 from .context import CONTEXT, AppContext
 from .embedded_redis import EmbeddedRedis
@@ -26,6 +26,7 @@ from .live_session import LiveSessions
 from .live_transcription import SpeechServices
 from .loop_monitor import LoopLagMonitor
 from .playback import Exports, add_playback_routes
+from .rate_limit import JoinLimiter
 from .sessions import SessionStore
 from .signaling import rtc_socket
 from .tokens import TokenIssuer
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings) -> web.Application:
     settings = settings.with_generated_secrets()
-    app = web.Application(middlewares=[api_key_guard], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[json_errors, api_key_guard], client_max_size=256 * 1024)
     app.cleanup_ctx.append(_context(settings))
     app.on_shutdown.append(_close_rooms)
     add_routes(app)
@@ -95,6 +96,7 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
             tokens=TokenIssuer(settings.secret, settings.token_ttl_s), sfu=sfu, loop_lag=loop_lag,
             bus=bus, live=live, storage=storage,
             exports=Exports(settings.data_dir / "sessions", storage),
+            joins=JoinLimiter(settings.join_limit_address, settings.join_limit_identity),
         )
         try:
             yield

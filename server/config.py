@@ -11,6 +11,8 @@ from typing import Optional, Sequence
 
 from transcription.faster_whisper_engine import WhisperSettings
 
+from .rate_limit import RateLimit
+
 WEB_CLIENT_DIR = Path(__file__).resolve().parent.parent / "web_client"
 
 
@@ -48,6 +50,13 @@ class Settings:
     panel_interval_s: float = 5.0
     # One decoded camera keyframe per participant this often (black, frozen, face in frame).
     video_sample_interval_s: float = 10.0
+    # Signaling joins per client address: generous, a whole class may come through one school NAT
+    # (or one reverse proxy: then every join has the proxy's address).
+    join_limit_address: RateLimit = RateLimit(per_s=20.0, burst=300)
+    # Joins per identity in a session: page reloads and reconnects fit; a client in a loop does not.
+    join_limit_identity: RateLimit = RateLimit(per_s=0.2, burst=10)
+    # Messages per signaling connection.
+    message_limit: RateLimit = RateLimit(per_s=50.0, burst=100)
     web_client_dir: Path = field(default=WEB_CLIENT_DIR)
 
     @property
@@ -67,6 +76,19 @@ class Settings:
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _rate_limit(value: str) -> RateLimit:
+    """`PER_S/BURST`, e.g. `20/300`."""
+    try:
+        per_s, burst = value.split("/")
+        return RateLimit(float(per_s), float(burst))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not PER_S/BURST (e.g. 20/300): {exc}") from exc
+
+
+def _rate_limit_text(limit: RateLimit) -> str:
+    return f"{limit.per_s:g}/{limit.burst:g}"
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,6 +127,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=float(env("AULA_END_GRACE", Settings.end_grace_s)),
         help="end a session nobody ended this many seconds after its scheduled end",
     )
+    for flag, name, what in (("--join-limit-address", "join_limit_address", "joins per client address"),
+                             ("--join-limit-identity", "join_limit_identity", "joins per identity in a session"),
+                             ("--message-limit", "message_limit", "messages per signaling connection")):
+        parser.add_argument(flag, dest=name, type=_rate_limit,
+                            default=env(f"AULA_{name.upper()}", _rate_limit_text(getattr(Settings, name))),
+                            help=f"{what}: PER_S/BURST (a second's worth, and how many at once)")
     parser.add_argument(
         "--snapshot-interval", dest="snapshot_interval_s", type=float,
         default=float(env("AULA_SNAPSHOT_INTERVAL", Settings.snapshot_interval_s)),
@@ -161,6 +189,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         token_ttl_s=args.token_ttl_s,
         end_grace_s=args.end_grace_s,
         snapshot_interval_s=args.snapshot_interval_s,
+        join_limit_address=args.join_limit_address,
+        join_limit_identity=args.join_limit_identity,
+        message_limit=args.message_limit,
     )
 
 

@@ -17,6 +17,7 @@ from recording.storage import RecordingStorage
 from .config import Settings
 from .live_session import LiveSessions
 from .loop_monitor import LoopLagMonitor
+from .rate_limit import JoinLimiter
 from .sessions import SessionStore
 from .tokens import TokenIssuer
 
@@ -36,6 +37,7 @@ class AppContext:
     live: LiveSessions
     storage: RecordingStorage
     exports: "Exports"
+    joins: JoinLimiter
 
 
 CONTEXT = web.AppKey("context", AppContext)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -15,6 +14,7 @@ from media import JoinRefused, MediaError, Participant, PermissionDenied, Room, 
 
 from .context import CONTEXT, AppContext
 from .live_session import LiveSession, LiveSessions
+from .rate_limit import JoinRefusal, TokenBucket
 from .tokens import TokenError
 
 logger = logging.getLogger(__name__)
@@ -23,12 +23,11 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 256 * 1024
 # Frames above this are cut off by aiohttp itself (close code 1009).
 MAX_FRAME_BYTES = 1024 * 1024
-RATE_LIMIT_PER_S = 50.0
-RATE_BURST = 100.0
 # Close codes (4000-4999 are the application's).
 CLOSE_AUTH = 4001
 CLOSE_REFUSED = 4003
 CLOSE_NOT_FOUND = 4004
+CLOSE_RATE_LIMITED = 4029  # as HTTP 429
 
 
 class BadMessage(Exception):
@@ -45,21 +44,6 @@ class Call:
     live: LiveSession
     participant: Participant
     sessions: LiveSessions
-
-
-class TokenBucket:
-    def __init__(self, rate: float, burst: float) -> None:
-        self._rate, self._burst = rate, burst
-        self._tokens, self._at = burst, time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
-        self._at = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
 
 
 class Connection:
@@ -92,15 +76,24 @@ async def rtc_socket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     connection = Connection(ws)
 
-    async def refuse(code: str, message: str, close_code: int) -> web.WebSocketResponse:
-        connection.send({"type": "error", "code": code, "message": message})
+    async def refuse(code: str, message: str, close_code: int,
+                     **extra: Any) -> web.WebSocketResponse:
+        connection.send({"type": "error", "code": code, "message": message, **extra})
         await connection.close(close_code, code.encode())
         return ws
 
+    async def too_many(refusal: JoinRefusal) -> web.WebSocketResponse:
+        return await refuse(refusal.code, refusal.message, CLOSE_RATE_LIMITED,
+                            retry_after_s=round(refusal.retry_after_s, 1))
+
+    if (refusal := context.joins.admit_address(request.remote or "")) is not None:
+        return await too_many(refusal)
     try:
         grant = context.tokens.verify_join(request.query.get("token", ""))
     except TokenError as exc:
         return await refuse(exc.code, str(exc), CLOSE_AUTH)
+    if (refusal := context.joins.admit_identity(grant.session_id, grant.identity)) is not None:
+        return await too_many(refusal)
     session = await context.sessions.get(grant.session_id)
     if session is None:
         return await refuse("session_not_found", "no such session", CLOSE_NOT_FOUND)
@@ -119,7 +112,7 @@ async def rtc_socket(request: web.Request) -> web.StreamResponse:
     # Removed, replaced by a newer connection, or the class ended: end this socket too.
     closer = asyncio.ensure_future(_close_when_closed(participant, connection))
     left_on_purpose = False
-    limiter = TokenBucket(RATE_LIMIT_PER_S, RATE_BURST)
+    limiter = TokenBucket(context.settings.message_limit)
     try:
         async for frame in ws:
             if frame.type != WSMsgType.TEXT:
@@ -128,8 +121,9 @@ async def rtc_socket(request: web.Request) -> web.StreamResponse:
                                      "message": "messages are JSON text frames"})
                 continue
             if not limiter.take():
-                connection.send({"type": "error", "code": "rate_limited",
-                                 "message": "too many messages; this one was dropped"})
+                connection.send({"type": "error", "code": "rate_limited", "message":
+                                 f"more than {context.settings.message_limit.per_s:g} messages a "
+                                 "second; this one was dropped"})
                 continue
             message_type: Optional[str] = None
             try:
