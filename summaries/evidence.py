@@ -134,9 +134,9 @@ class ClassRecord:
             self.duration_s = float(data.get("duration_s") or 0.0)
         elif kind == "participant.joined" and who:
             self.roles[who] = data.get("role", "student")
-            self.names[who] = data.get("name", who)
+            self.names.setdefault(who, data.get("name", who))
         elif kind == "transcript.final" and who and (data.get("text") or "").strip():
-            self.utterances.append(Utterance(event["id"], who, data.get("name") or self.names.get(who, who),
+            self.utterances.append(Utterance(event["id"], who, self.names.get(who) or data.get("name") or who,
                                              self.role(who), float(data["start"]), float(data["end"]),
                                              data["text"].strip()))
         elif kind == "engagement.signal" and who:
@@ -165,8 +165,10 @@ class ClassRecord:
                 self.worst_connection[who] = (loss, event)
 
 
-def class_record(session_id: str, events: Iterable[dict[str, Any]], title: str = "") -> ClassRecord:
-    record = ClassRecord(session_id, title)
+def class_record(session_id: str, events: Iterable[dict[str, Any]], title: str = "",
+                 roster_names: Optional[dict[str, str]] = None) -> ClassRecord:
+    """`roster_names`: the school's names for its students, over what their join tokens said."""
+    record = ClassRecord(session_id, title, names=dict(roster_names or {}))
     ordered = sorted(events, key=lambda event: event["id"])  # ids sort in the order events were made
     for event in ordered:  # session.started first so every time is relative to it
         if event["type"] == "session.started":

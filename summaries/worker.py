@@ -64,7 +64,8 @@ class SummaryWorker:
             return  # redelivered: the draft (maybe already edited) stands
         session = await self._sessions.get(session_id)
         record = class_record(session_id, await read_session_events(self._redis, session_id),
-                              session.title if session else "")
+                              session.title if session else "",
+                              {entry.identity: entry.name for entry in session.roster} if session else None)
         if self._summariser is None:
             self._summariser = await asyncio.to_thread(self._make_summariser)
         summary = await asyncio.to_thread(draft_summary, record, self._summariser, time.time())

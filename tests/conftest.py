@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
+from email import message_from_bytes
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator, Optional
@@ -21,8 +22,9 @@ import aiohttp
 import pytest
 import redis
 from aiohttp import web
+from aiosmtpd.controller import Controller
 
-from events.bus import session_stream
+from events.bus import GLOBAL_STREAM, session_stream
 from server.app import create_app
 from server.config import Settings
 from server.context import CONTEXT
@@ -187,6 +189,15 @@ async def aula_server(redis_server: RedisServer, tmp_path: Path) -> AsyncIterato
         yield server
 
 
+@pytest.fixture
+async def transcribing_aula(redis_server: RedisServer, tmp_path: Path,
+                            whisper_settings: WhisperSettings) -> AsyncIterator[AulaServer]:
+    """An Aula that transcribes, with the random-weights test model."""
+    settings = loopback_settings(redis_server.url, tmp_path / "data", whisper=whisper_settings)
+    async with running_aula(settings) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def whisper_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A random-weights Whisper model built here (no download): garbage text, real pipeline."""
@@ -200,3 +211,31 @@ def whisper_settings(whisper_model: str) -> WhisperSettings:
     """Engine settings for the random model: few tokens (it never says end-of-text), and no
     temperature fallbacks (its every decode fails Whisper's guards)."""
     return WhisperSettings(whisper_model, max_tokens=8, fallback_temperatures=())
+
+
+class Mailbox:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def mailbox():
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield box, controller.port
+    controller.stop()
+
+
+async def fresh_group(server: "AulaServer", group: str) -> None:
+    """The suite's Redis holds other tests' events: a test's downstream workers start after them."""
+    redis = server.app[CONTEXT].redis
+    if await redis.exists(GLOBAL_STREAM):
+        await redis.xgroup_destroy(GLOBAL_STREAM, group)
+    await redis.xgroup_create(GLOBAL_STREAM, group, id="$", mkstream=True)

@@ -31,13 +31,6 @@ def timeline() -> tuple[np.ndarray, list[tuple[float, float]]]:
     return np.concatenate(parts), spoken
 
 
-@pytest.fixture
-async def transcribing_aula(redis_server, tmp_path, whisper_settings):
-    settings = loopback_settings(redis_server.url, tmp_path / "data", whisper=whisper_settings)
-    async with running_aula(settings) as server:
-        yield server
-
-
 async def test_speech_in_class_becomes_events_captions_and_transcript_files(transcribing_aula):
     server = transcribing_aula
     audio, spoken = timeline()

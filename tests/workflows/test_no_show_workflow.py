@@ -8,46 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from aiosmtpd.controller import Controller
 
 from client import ClientOptions
 from events.schema import validate
 from server.context import CONTEXT
-from tests.conftest import free_port, iso
+from tests.conftest import free_port, fresh_group, iso
 from tests.media.test_forwarding import join
 from tests.synthetic import ToneTrack
 from workflows.config import Smtp, Webhook, WorkflowConfig
 from workflows.notify import SIGNATURE_HEADER, verify
-from events.bus import GLOBAL_STREAM
 from workflows.worker import DEAD_LETTER, GROUP, WorkflowWorker
 
 SECRET = "whsec-test-secret"
 GRACE_S = 3
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def mailbox():
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield box, controller.port
-    controller.stop()
 
 
 @pytest.fixture
@@ -69,13 +48,6 @@ async def webhook_receiver():
     await runner.cleanup()
 
 
-async def fresh_group(server) -> None:
-    """The suite's Redis holds other tests' events: this test's workers start after them."""
-    redis = server.app[CONTEXT].redis
-    await redis.xgroup_destroy(GLOBAL_STREAM, GROUP)
-    await redis.xgroup_create(GLOBAL_STREAM, GROUP, id="$", mkstream=True)
-
-
 async def run_worker(server, config: WorkflowConfig, name: str, http: aiohttp.ClientSession):
     context = server.app[CONTEXT]
     worker = WorkflowWorker(context.redis, context.bus, config, name, http, claim_idle_ms=500)
@@ -89,7 +61,7 @@ async def test_a_no_show_reaches_the_guardian_the_school_and_the_record_within_a
     hook_url, hooks, _ = webhook_receiver
     roster = [{"identity": who, "name": name, "guardian": {"name": f"Parent of {name}", "email": f"{who}@home.example"}}
               for who, name in (("ann", "Ann"), ("bob", "Bob"), ("cy", "Cy"))]
-    await fresh_group(aula_server)
+    await fresh_group(aula_server, GROUP)
     session = await aula_server.create_session(title="Algebra 1", roster=roster,
                                                scheduled_start=iso(), settings={"no_show_after_s": GRACE_S})
     config = WorkflowConfig(smtp=Smtp("127.0.0.1", smtp_port, "School <office@school.example>"),
@@ -146,7 +118,7 @@ async def test_a_no_show_reaches_the_guardian_the_school_and_the_record_within_a
 async def test_a_failing_webhook_is_retried_then_dead_lettered(aula_server, webhook_receiver):
     hook_url, hooks, status = webhook_receiver
     status["code"] = 503
-    await fresh_group(aula_server)
+    await fresh_group(aula_server, GROUP)
     session = await aula_server.create_session(
         roster=[{"identity": "cy", "name": "Cy", "guardian": None}], scheduled_start=iso(),
         settings={"no_show_after_s": 1})
