@@ -36,6 +36,8 @@ MAX_BODY_BYTES = 256 * 1024
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 # /api/ paths that need no API key: the signaling socket (its token says who) and the document.
 OPEN_API_PATHS = frozenset({"/api/rtc", "/api/openapi.json"})
+# The operations dashboard's endpoints take an ops token instead (server/dashboard.py).
+OPS_API_PREFIX = "/api/dashboard/"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -79,8 +81,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 @web.middleware
 async def api_key_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every /api/ path but OPEN_API_PATHS needs `Authorization: Bearer <api key>`."""
-    if request.path.startswith("/api/") and request.path not in OPEN_API_PATHS:
+    """Every /api/ path but OPEN_API_PATHS and OPS_API_PREFIX's needs `Authorization: Bearer <api key>`."""
+    if (request.path.startswith("/api/") and request.path not in OPEN_API_PATHS
+            and not request.path.startswith(OPS_API_PREFIX)):
         context: AppContext = request.app[CONTEXT]
         given = request.headers.get("Authorization", "")
         expected = f"Bearer {context.settings.api_key}"

@@ -21,12 +21,14 @@ from media import SFU
 from .api import add_routes, api_key_guard, json_errors
 from .config import Settings
 from .context import CONTEXT, AppContext
+from .dashboard import add_dashboard_routes
 from .embedded_redis import EmbeddedRedis
 from .live_session import LiveSessions
 from .live_transcription import SpeechServices
 from .loop_monitor import LoopLagMonitor
 from .playback import Exports, add_playback_routes
 from .rate_limit import JoinLimiter
+from .review import add_review_routes
 from .sessions import SessionStore
 from .signaling import rtc_socket
 from .tokens import TokenIssuer
@@ -41,6 +43,8 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(_close_rooms)
     add_routes(app)
     add_playback_routes(app)
+    add_review_routes(app)
+    add_dashboard_routes(app)
     app.router.add_get("/api/rtc", rtc_socket)
     app.router.add_static("/static/", settings.web_client_dir, follow_symlinks=False)
     return app
