@@ -15,8 +15,13 @@ COPY engagement ./engagement
 COPY transcription ./transcription
 COPY client ./client
 COPY events ./events
+COPY recording ./recording
+COPY workflows ./workflows
+COPY summaries ./summaries
 COPY web_client ./web_client
-RUN pip install --no-cache-dir -e .
+# torch's CPU build first (the summaries' sentence embeddings): the default one brings CUDA.
+RUN pip install --no-cache-dir torch --index-url https://download.pytorch.org/whl/cpu \
+    && pip install --no-cache-dir -e .
 
 RUN useradd --create-home --uid 10001 aula && mkdir -p /data && chown aula:aula /data
 USER aula

@@ -21,5 +21,10 @@ fi
 PYTHON="${PYTHON:-python3}"
 "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "Aula needs Python 3.11 or newer"'
 "$PYTHON" -m pip install -q --upgrade pip
+# The CPU build of torch (for the summaries' sentence embeddings), before anything that depends on
+# it: a plain `torch` requirement would fetch the CUDA build, gigabytes the server never uses.
+# Where this pinned version is not at hand, the CPU index has it:
+#   pip install torch --index-url https://download.pytorch.org/whl/cpu
+"$PYTHON" -c 'import torch' 2>/dev/null || "$PYTHON" -m pip install -q "torch==2.13.0"
 "$PYTHON" -m pip install -q -e ".[test]"
 echo "setup: done ($("$PYTHON" -c 'import aiortc; print("aiortc", aiortc.__version__)'))"
