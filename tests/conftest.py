@@ -28,6 +28,8 @@ from events.bus import GLOBAL_STREAM, session_stream
 from server.app import create_app
 from server.config import Settings
 from server.context import CONTEXT
+from summaries.embeddings import SentenceEmbedder
+from summaries.extractive import ExtractiveSummariser
 from transcription.faster_whisper_engine import WhisperSettings
 
 LOOPBACK = "127.0.0.1"
@@ -239,3 +241,9 @@ async def fresh_group(server: "AulaServer", group: str) -> None:
     if await redis.exists(GLOBAL_STREAM):
         await redis.xgroup_destroy(GLOBAL_STREAM, group)
     await redis.xgroup_create(GLOBAL_STREAM, group, id="$", mkstream=True)
+
+
+@pytest.fixture(scope="session")
+def summariser() -> ExtractiveSummariser:
+    """The embedded default summariser, on the MiniLM model that ships in its pip package (loaded once)."""
+    return ExtractiveSummariser(SentenceEmbedder())
