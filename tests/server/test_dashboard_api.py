@@ -252,7 +252,9 @@ async def test_flags_are_listed_then_acknowledged_and_resolved_by_a_named_ops_us
         "signal": "connection_quality", "rtt_ms": 20.0, "packet_loss": 0.0, "jitter_ms": 2.0}, "sam")
 
     path = f"/api/dashboard/flags?session={session['id']}"
-    listed = await wait_until(lambda: get_json(server, ops, path), lambda body: len(body["flags"]) == 3)
+    # The index reads the events as they come: wait until it has read them all.
+    listed = await wait_until(lambda: get_json(server, ops, path), lambda body: len(body["flags"]) == 3 and any(
+        f["kind"] == "technical" and f["details"]["reports"] == 2 for f in body["flags"]))
     by_kind = {f["kind"]: f for f in listed["flags"]}
     assert set(by_kind) == {"no_show", "notification_failed", "technical"}
     assert by_kind["no_show"]["id"] == flag.id and by_kind["no_show"]["participant"] == "cy"
