@@ -280,12 +280,13 @@ async def delete_participant_media(request: web.Request) -> web.Response:
 
 
 async def student_record(request: web.Request) -> web.Response:
-    """Every session of one student: attendance category, minutes, lateness, flags (written by
-    `aula worker`)."""
+    """Every session of one student: attendance category, minutes, lateness, engagement, flags,
+    and the risk level with its reasons (written by `aula worker`)."""
     context: AppContext = request.app[CONTEXT]
     identity = request.match_info["identity"]
-    return web.json_response({"identity": identity,
-                              "sessions": await StudentRecords(context.redis).sessions(identity)})
+    records = StudentRecords(context.redis)
+    return web.json_response({"identity": identity, "sessions": await records.sessions(identity),
+                              "risk": await records.risk(identity)})
 
 
 async def attendance(request: web.Request) -> web.Response:

@@ -20,10 +20,12 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from events import Event, EventType
+from events.event import iso
 from events.bus import EventBus
 from events.consumer import EventConsumer
 
 from server.sessions import SessionStore
+from summaries.evidence import read_session_events
 from summaries.store import SummaryStore
 from summaries.summariser import Summariser
 from summaries.worker import SummaryWorker
@@ -31,6 +33,7 @@ from summaries.worker import SummaryWorker
 from .config import Rule, WorkflowConfig
 from .notify import SendFailed, post_webhook, send_email
 from .records import StudentRecords
+from .risk import assess
 
 logger = logging.getLogger(__name__)
 
@@ -143,18 +146,32 @@ class WorkflowWorker:
 
     async def _record(self, rule: Rule, event: dict[str, Any]) -> None:
         data = event["data"]
+        session = await self.sessions.get(event["session_id"])
+        when = {"title": session.title if session else data.get("title"),
+                "scheduled_start": session.scheduled_start if session else data.get("scheduled_start")}
         if event["type"] == "attendance.no_show":
             await self.records.merge(event["participant"], event["session_id"], {
-                "title": data.get("title"), "scheduled_start": data.get("scheduled_start"),
-                "category": "unexcused_absence", "present_s": 0}, flag="no_show")
+                **when, "category": "unexcused_absence", "present_s": 0}, flag="no_show")
+            await self._assess(event["participant"], event)
         elif event["type"] == "attendance.summary":
+            engagement = await _final_engagement(self._redis, event["session_id"])
             for record in data.get("records", []):
                 if record.get("role") not in (None, "student"):
                     continue
                 await self.records.merge(record["identity"], event["session_id"], {
-                    "category": record["category"], "present_s": record["present_s"],
+                    **when, "category": record["category"], "present_s": record["present_s"],
                     "late_by_s": record.get("late_by_s"), "first_join": record.get("first_join"),
-                    "left_early": record.get("left_early")})
+                    "left_early": record.get("left_early"), "engagement": engagement.get(record["identity"])})
+                await self._assess(record["identity"], event)
+
+    async def _assess(self, identity: str, cause: dict[str, Any]) -> None:
+        """Recompute the student's risk; a flag for operations when it rises to at_risk."""
+        risk = assess(await self.records.sessions(identity))
+        previous = await self.records.set_risk(identity, {**risk.to_dict(), "updated_at": iso(time.time())})
+        if risk.level == "at_risk" and (previous or {}).get("level") != "at_risk":
+            await self._bus.publish(Event(EventType.FLAG_RAISED, cause["session_id"], {
+                "kind": "at_risk", "reason": "; ".join(risk.reasons), "severity": "warning",
+                "cause_event_id": cause["id"]}, identity))
 
     # -- notices ----------------------------------------------------------------------------
 
@@ -188,6 +205,18 @@ ACTIONS: dict[str, Callable[[WorkflowWorker, Rule, dict[str, Any]], Awaitable[No
     "flag": WorkflowWorker._flag,
     "record": WorkflowWorker._record,
 }
+
+
+ENGAGEMENT_FIELDS = ("score", "talk_time_s", "speaking_turns", "messages", "hands", "polls_answered", "polls_correct")
+
+
+async def _final_engagement(redis: aioredis.Redis, session_id: str) -> dict[str, dict[str, Any]]:
+    """Each participant's last engagement.snapshot of the session (the final one, at its end)."""
+    final: dict[str, dict[str, Any]] = {}
+    for event in await read_session_events(redis, session_id):
+        if event["type"] == EventType.ENGAGEMENT_SNAPSHOT.value and event.get("participant"):
+            final[event["participant"]] = {name: event["data"].get(name) for name in ENGAGEMENT_FIELDS}
+    return final
 
 
 def summary_fields(summary: dict[str, Any], student: dict[str, Any], guardian: str) -> dict[str, Any]:
