@@ -256,6 +256,7 @@ class RoundTripPinger:
     `ping`; Janus: an HTTP API keepalive): its responsiveness under load, plus ours."""
 
     def __init__(self, round_trip: Callable[[], Awaitable[None]], interval_s: float = 0.5) -> None:
+        # `round_trip` raises asyncio.TimeoutError when no answer comes within a few seconds.
         self.round_trip = round_trip
         self.interval_s = interval_s
         self.recording = False
@@ -267,8 +268,8 @@ class RoundTripPinger:
             await asyncio.sleep(self.interval_s)
             started = time.perf_counter()
             try:
-                await asyncio.wait_for(self.round_trip(), 5.0)
-            except asyncio.TimeoutError:
+                await self.round_trip()  # times out by itself (no wait_for: see run_class)
+            except (asyncio.TimeoutError, aiohttp.ClientError):
                 if self.recording:
                     self.timeouts += 1
                 continue
@@ -572,14 +573,21 @@ async def run_class(server: ServerUnderTest, scenario: Scenario, args: argparse.
         if after_window is not None:
             result["profile"] = await after_window()
     finally:
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
+        await cancel_tasks(background)
         await server.leave_all()
     result["loadavg"] = loadavg()
     result["warnings"] = warnings
     result["valid"] = not any(w.startswith("INVALID") for w in warnings)
     return result
+
+
+async def cancel_tasks(tasks: list[asyncio.Future[Any]], timeout_s: float = 5.0) -> None:
+    """Cancel and wait for `tasks`, but not forever: on Python 3.11 a task inside nested
+    asyncio.wait_for calls can swallow its cancellation and keep looping."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=timeout_s)
 
 
 def loadavg() -> dict[str, Any]:

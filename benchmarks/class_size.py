@@ -45,6 +45,7 @@ from .class_load import (
     Scenario,
     Seat,
     Subprocess,
+    cancel_tasks,
     class_scenario,
     free_port,
     hook_audio_level,
@@ -159,12 +160,14 @@ class AulaServer:
     name = "aula"
 
     def __init__(self, process: Subprocess, base_url: str, redis: Subprocess,
-                 record: bool = False, audio_level: bool = True) -> None:
+                 record: bool = False, audio_level: bool = True,
+                 process_rtp: bool = False) -> None:
         self.process = process
         self.base_url = base_url
         self.helpers = {"redis": redis}
         self.record = record
         self.audio_level = audio_level
+        self.process_rtp = process_rtp
         self.clients: list[RtcClient] = []
         self._session_id: Optional[str] = None
         self._background: list[asyncio.Future[Any]] = []
@@ -172,9 +175,10 @@ class AulaServer:
 
     @classmethod
     async def start(cls, directory: Path, redis: Subprocess, redis_url: str,
-                    record: bool = False, audio_level: bool = True) -> "AulaServer":
+                    record: bool = False, audio_level: bool = True,
+                    process_rtp: bool = False) -> "AulaServer":
         process, base_url = await start_server(directory, redis_url)
-        return cls(process, base_url, redis, record, audio_level)
+        return cls(process, base_url, redis, record, audio_level, process_rtp)
 
     async def open_room(self, scenario: Scenario) -> None:
         async with aiohttp.ClientSession() as http:
@@ -188,7 +192,7 @@ class AulaServer:
             token = await join_token(http, self.base_url, self._session_id, seat.identity,
                                      seat.role)
         client = RtcClient(self.base_url, token, publish=dict(tracks),
-                           options=ClientOptions(decode=False, process_rtp=False,
+                           options=ClientOptions(decode=False, process_rtp=self.process_rtp,
                                                  on_packet=on_packet, connect_timeout_s=60.0))
         self.clients.append(client)
         if seat.shown is not None:
@@ -209,14 +213,12 @@ class AulaServer:
         waiter = asyncio.ensure_future(client.wait_for(
             lambda m: m.get("type") == "pong" and m.get("ts") == ts, timeout=5.0))
         await client.send({"type": "ping", "ts": ts})
-        await waiter
+        await waiter  # raises asyncio.TimeoutError after 5 s
         # Keep the client's message log from growing with pongs.
         client.messages = [m for m in client.messages if m.get("type") != "pong"]
 
     async def leave_all(self) -> None:
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await cancel_tasks(self._background)
         await asyncio.gather(*(asyncio.wait_for(c.close(), 10.0) for c in self.clients),
                              return_exceptions=True)
         self.clients.clear()
@@ -350,7 +352,8 @@ async def run_aula(scenario: Scenario, args: argparse.Namespace, redis: Subproce
     aiortc_hooks.use_host_addresses((LOOPBACK,))
     run_dir = workdir / f"aula-{scenario.name}-n{scenario.size}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    server = await AulaServer.start(run_dir, redis, redis_url, args.record, args.audio_level)
+    server = await AulaServer.start(run_dir, redis, redis_url, args.record, args.audio_level,
+                                    args.receivers == "full")
     label = f"{scenario.name}-n{scenario.size}" if scenario.name != "class" else f"n{scenario.size}"
 
     async def profile() -> dict[str, Any]:
@@ -427,7 +430,7 @@ def write_json(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
                      "student_audio": args.student_audio,
                      "audio_level_extension": args.audio_level,
                      "visible_videos": args.visible_videos or "all",
-                     "recording": args.record},
+                     "receivers": args.receivers, "recording": args.record},
         "results": results,
     })
 
@@ -462,6 +465,10 @@ def main() -> None:
     parser.add_argument("--audio-level", action=argparse.BooleanOptionalAction, default=True,
                         help="publishers send the RFC 6464 audio level with each Opus packet, "
                              "as browsers do (aiortc does not for pre-encoded packets)")
+    parser.add_argument("--receivers", choices=("count", "full"), default="count",
+                        help="load clients only count received packets (cheapest), or let "
+                             "aiortc process them as a browser would: jitter buffer, receiver "
+                             "reports, NACKs, REMB (no decoding either way)")
     parser.add_argument("--uvloop", action=argparse.BooleanOptionalAction, default=True,
                         help="run the load generator on uvloop (the server uses it when installed)")
     args = parser.parse_args()

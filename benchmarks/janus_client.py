@@ -74,9 +74,11 @@ class JanusSession:
         assert self.id is not None
         return f"{self.base_url}/{self.id}"
 
-    async def _post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _post(self, url: str, body: dict[str, Any],
+                    timeout: Optional[aiohttp.ClientTimeout] = None) -> dict[str, Any]:
         body = {**body, "transaction": body.get("transaction") or self._transaction()}
-        async with self.http.post(url, json=body) as response:
+        extra = {"timeout": timeout} if timeout is not None else {}
+        async with self.http.post(url, json=body, **extra) as response:
             reply: dict[str, Any] = await response.json(content_type=None)
         if reply.get("janus") == "error":
             raise JanusError(f"{body['janus']}: {reply.get('error')}")
@@ -90,9 +92,10 @@ class JanusSession:
         reply = await self._post(self.url, {"janus": "attach", "plugin": plugin})
         return int(reply["data"]["id"])
 
-    async def keepalive(self) -> None:
-        """A round trip through Janus's core (answered `ack` at once)."""
-        await self._post(self.url, {"janus": "keepalive"})
+    async def keepalive(self, timeout_s: float = 5.0) -> None:
+        """A round trip through Janus's core (answered `ack` at once); asyncio.TimeoutError
+        after `timeout_s`."""
+        await self._post(self.url, {"janus": "keepalive"}, aiohttp.ClientTimeout(total=timeout_s))
 
     async def message(self, handle: int, body: dict[str, Any],
                       jsep: Optional[dict[str, str]] = None,
@@ -153,12 +156,14 @@ class JanusClient:
     """
 
     def __init__(self, session: JanusSession, room: int, identity: str, feed: int,
-                 on_packet: Optional[PacketObserver] = None) -> None:
+                 on_packet: Optional[PacketObserver] = None, process_rtp: bool = False) -> None:
         self.session = session
         self.room = room
         self.identity: Optional[str] = identity
         self.feed = feed
         self.on_packet = on_packet
+        # False: received packets are only counted; True: aiortc processes them too.
+        self.process_rtp = process_rtp
         configuration = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         self.publisher_pc = RTCPeerConnection(configuration)
         self.subscriber_pc = RTCPeerConnection(configuration)
@@ -231,7 +236,8 @@ class JanusClient:
             if on_packet is not None:
                 on_packet(remote, packet)
 
-        aiortc_hooks.tap_receiver(transceiver.receiver, count, decode=False, process=False)
+        aiortc_hooks.tap_receiver(transceiver.receiver, count, decode=False,
+                                  process=self.process_rtp)
 
     async def close(self) -> None:
         await close_peer_connections(self.publisher_pc, self.subscriber_pc)

@@ -110,19 +110,21 @@ class JanusServer:
 
     name = "janus"
 
-    def __init__(self, process: Subprocess, base_url: str, audio: str, audio_level: bool) -> None:
+    def __init__(self, process: Subprocess, base_url: str, audio: str, audio_level: bool,
+                 process_rtp: bool) -> None:
         self.process = process
         self.base_url = base_url
         self.helpers: dict[str, Subprocess] = {}
         self.audio = audio
         self.audio_level = audio_level
+        self.process_rtp = process_rtp
         self.clients: list[JanusClient] = []
         self.streams: dict[str, list[Stream]] = {}
         self._http: Optional[aiohttp.ClientSession] = None
 
     @classmethod
     async def start(cls, host: TestHost, directory: Path, audio: str = "talking",
-                    audio_level: bool = True) -> "JanusServer":
+                    audio_level: bool = True, process_rtp: bool = False) -> "JanusServer":
         executable = shutil.which("janus")
         if executable is None:
             raise SystemExit("janus is not installed (apt-get install janus)")
@@ -132,7 +134,7 @@ class JanusServer:
         process = Subprocess("janus", argv, directory / "janus.log")
         base_url = f"http://{host.ns_address}:{HTTP_PORT}/janus"
         await wait_for_http(process, f"{base_url}/info")
-        return cls(process, base_url, audio, audio_level)
+        return cls(process, base_url, audio, audio_level, process_rtp)
 
     @property
     def http(self) -> aiohttp.ClientSession:
@@ -148,7 +150,8 @@ class JanusServer:
                    on_packet: PacketObserver) -> JanusClient:
         session = JanusSession(self.http, self.base_url)
         await session.create()
-        client = JanusClient(session, ROOM, seat.identity, len(self.clients) + 1, on_packet)
+        client = JanusClient(session, ROOM, seat.identity, len(self.clients) + 1, on_packet,
+                             self.process_rtp)
         self.clients.append(client)
         if self.audio_level and "microphone" in tracks:
             hook_audio_level(client.publisher_pc, tracks["microphone"])
@@ -186,7 +189,8 @@ async def run_janus(scenario: Scenario, args: argparse.Namespace, host: TestHost
                     workdir: Path) -> dict[str, Any]:
     aiortc_hooks.use_host_addresses((host.host_address,))
     run_dir = workdir / f"janus-{scenario.name}-n{scenario.size}"
-    server = await JanusServer.start(host, run_dir, args.janus_audio, args.audio_level)
+    server = await JanusServer.start(host, run_dir, args.janus_audio, args.audio_level,
+                                     args.receivers == "full")
     try:
         result = await run_class(server, scenario, args)
         result["janus_audio_subscriptions"] = args.janus_audio
@@ -341,6 +345,7 @@ def write_json(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
                      "visible_videos": args.visible_videos or "all",
                      "reference_viewers": args.reference_viewers,
                      "janus_audio_subscriptions": args.janus_audio,
+                     "receivers": args.receivers,
                      "fit": {"latency_p95_ms_below": FIT_P95_MS,
                              "loss_percent_at_most": FIT_LOSS_PERCENT, "run_valid": True}},
         "largest_fitting_class": {s: largest_fitting(results, s) for s in args.systems},
@@ -413,6 +418,9 @@ def main() -> None:
                         help="Janus subscribers take the talking microphones only (what Aula's "
                              "speaker selection forwards: the same packets) or every microphone "
                              "(N² audio streams that Janus forwards even when silent)")
+    parser.add_argument("--receivers", choices=("count", "full"), default="count",
+                        help="load clients only count received packets, or let aiortc process "
+                             "them (receiver reports, NACKs, REMB to the server), as a browser")
     parser.add_argument("--duration", type=float, default=30.0, help="measurement window, s")
     parser.add_argument("--warmup", type=float, default=10.0, help="after all tracks flow, s")
     parser.add_argument("--flow-timeout", type=float, default=0.0,
