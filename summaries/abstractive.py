@@ -15,6 +15,7 @@ from pathlib import Path
 from .summariser import ClassSummary, Lesson, Summariser
 
 OVERVIEW_TOKENS = 200
+MIN_OVERVIEW_TOKENS = 8
 MAX_INPUT_TOKENS = 1024
 INSTRUCTION = ("Summarise this part of a class for the teacher and for parents, in a few sentences: "
                "what was taught, what students asked, what was set for next time.")
@@ -36,6 +37,8 @@ class AbstractiveSummariser:
         model_class = AutoModelForSeq2SeqLM if self._seq2seq else AutoModelForCausalLM
         self._tokenizer = AutoTokenizer.from_pretrained(str(model_path))
         self._model = model_class.from_pretrained(str(model_path)).eval()
+        pad = self._tokenizer.pad_token_id
+        self._pad_id = pad if pad is not None else self._tokenizer.eos_token_id
         self._t5 = config.model_type in ("t5", "mt5", "umt5")
         positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         limit = min(value for value in (self._tokenizer.model_max_length, positions, MAX_INPUT_TOKENS) if value)
@@ -97,9 +100,10 @@ class AbstractiveSummariser:
         torch = self._torch
         inputs = self._tokenizer(self._prompt(text), return_tensors="pt", truncation=True, max_length=self._window)
         with torch.inference_mode():
-            output = self._model.generate(**inputs, max_new_tokens=self._max_new_tokens, do_sample=False,
-                                          num_beams=1, pad_token_id=self._tokenizer.pad_token_id
-                                          or self._tokenizer.eos_token_id)
+            # A summary is never empty: a model that would stop at once is made to say something.
+            output = self._model.generate(**inputs, max_new_tokens=self._max_new_tokens,
+                                          min_new_tokens=min(MIN_OVERVIEW_TOKENS, self._max_new_tokens),
+                                          do_sample=False, num_beams=1, pad_token_id=self._pad_id)
         if not self._seq2seq:
             output = output[:, inputs["input_ids"].shape[1]:]
         return self._tokenizer.decode(output[0], skip_special_tokens=True).strip()
