@@ -20,6 +20,8 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from .api import error
+
 logger = logging.getLogger(__name__)
 
 ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
@@ -44,7 +46,12 @@ class EventFeed:
 
     async def respond(self, request: web.Request, stream: str, types: Optional[frozenset[str]],
                       last_id: Optional[str]) -> web.StreamResponse:
-        position = last_id or await self._position_now(stream)
+        try:
+            position = last_id or await self._position_now(stream)
+        except (RedisError, OSError) as exc:
+            refusal = error(503, "unavailable", f"the event bus cannot be reached: {exc}")
+            refusal.headers["Retry-After"] = str(RETRY_MS // 1000)
+            return refusal
         response = web.StreamResponse(headers={
             "Content-Type": "text/event-stream", "Cache-Control": "no-store",
             "X-Accel-Buffering": "no"})  # nginx: do not buffer the stream
@@ -59,7 +66,7 @@ class EventFeed:
                 except (RedisError, OSError) as exc:
                     logger.warning("dashboard feed: Redis unreachable (%s); retrying", exc)
                     await response.write(b": redis unreachable, retrying\n\n")
-                    await asyncio.sleep(1.0)
+                    await asyncio.sleep(RETRY_MS / 1000)
                     continue
                 for _, entries in reply:
                     for entry_id, fields in entries:
@@ -72,9 +79,10 @@ class EventFeed:
                 if now - beat >= self._heartbeat_s:
                     beat = now
                     await response.write(b": heartbeat\n\n")
+            if not _gone(request):
+                await response.write_eof()
         except ConnectionResetError:
-            return response  # the browser went away
-        await response.write_eof()
+            pass  # the browser went away
         return response
 
 

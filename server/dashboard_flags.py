@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, Optional
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from events.consumer import EventConsumer
 from events.event import iso, parse_iso
 from workflows.worker import DEAD_LETTER
 
 from .tokens import OpsGrant
+
+logger = logging.getLogger(__name__)
 
 FLAGS_KEY = "aula:dashboard:flags"  # flag id → Flag JSON
 FLAGS_BY_TIME = "aula:dashboard:flags:by_time"  # flag id → raised at (Unix seconds)
@@ -37,6 +41,7 @@ DEAD_LETTER_PREFIX = "dead_letter:"
 # and video freezes: worth a look from operations.
 HIGH_PACKET_LOSS = 0.05
 LIST_LIMIT = 500
+RETRY_S = 1.0
 MAX_NOTE_CHARS = 500
 
 
@@ -87,17 +92,33 @@ class FlagIndex:
         self._task: Optional[asyncio.Task[None]] = None
 
     def start(self) -> None:
-        self._task = asyncio.ensure_future(self.consumer.run(self.handle, self._stop))
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        """Until close(); through Redis restarts (what was not acknowledged comes back)."""
+        while not self._stop.is_set():
+            try:
+                await self.consumer.run(self.handle, self._stop)
+            except (RedisError, OSError) as exc:
+                logger.warning("dashboard: Redis unreachable (%s); flags resume when it is back", exc)
+                try:
+                    await asyncio.wait_for(self._stop.wait(), RETRY_S)
+                except asyncio.TimeoutError:
+                    pass
 
     async def close(self) -> None:
         self._stop.set()
         if self._task is not None:
-            try:
-                await self._task
-            except Exception:  # Redis gone at shutdown: what is unacknowledged comes back
-                pass
+            await self._task
 
     async def handle(self, event: dict[str, Any]) -> None:
+        try:
+            await self._index(event)
+        except (KeyError, TypeError, ValueError) as exc:
+            # Not retried: a malformed event stays malformed (the consumer acknowledges it).
+            logger.warning("dashboard: event %s not indexed: %r", event.get("id"), exc)
+
+    async def _index(self, event: dict[str, Any]) -> None:
         data = event.get("data") or {}
         if event["type"] == "flag.raised":
             await self._save(Flag(

@@ -16,6 +16,8 @@ import jwt
 from client import ClientOptions
 from events import Event, EventType
 from server.context import CONTEXT
+from server.dashboard import DASHBOARD
+from server.dashboard_feed import EventFeed
 from server.dashboard_flags import HIGH_PACKET_LOSS
 from tests.conftest import AulaServer, RedisServer, iso, loopback_settings, running_aula
 from tests.media.test_forwarding import join
@@ -226,6 +228,43 @@ async def test_a_server_shutting_down_ends_its_feeds(redis_server: RedisServer, 
         rest = [m async for m in messages]
         assert rest == [] and response.content.at_eof()
         response.release()
+
+
+async def test_a_quiet_feed_sends_heartbeats(aula_server: AulaServer) -> None:
+    server = aula_server
+    dashboard = server.app[DASHBOARD]
+    dashboard.feed = EventFeed(server.app[CONTEXT].redis, heartbeat_s=0.2)
+    ops = await ops_token(server)
+    async with server.http.get(f"{server.base_url}/api/dashboard/events?token={ops}&types=flag.raised") as response:
+        lines = [(await asyncio.wait_for(response.content.readline(), 10)).decode() for _ in range(12)]
+    assert lines[:2] == ["retry: 2000\n", "event: ready\n"]
+    assert lines.count(": heartbeat\n") >= 2
+
+
+async def test_the_feed_and_the_flags_carry_on_through_a_redis_restart(tmp_path: Path) -> None:
+    redis = RedisServer(tmp_path / "redis", persistent=True)
+    (tmp_path / "redis").mkdir()
+    redis.start()
+    try:
+        async with running_aula(loopback_settings(redis.url, tmp_path / "data")) as server:
+            ops = await ops_token(server)
+            session = await server.create_session(title="Music", roster=[{"identity": "ida", "name": "Ida"}])
+            async with feed(server, ops, "&types=flag.raised") as (messages, _):
+                redis.kill()
+                async with server.http.get(f"{server.base_url}/api/dashboard/events?token={ops}") as refused:
+                    assert refused.status == 503 and (await refused.json())["error"]["code"] == "unavailable"
+                # Raised while Redis is down: it waits in the bus's outbox.
+                flag = await publish(server, EventType.FLAG_RAISED, session["id"], {
+                    "kind": "at_risk", "reason": "Ida missed 3 of 10 classes (30%)", "severity": "warning",
+                    "cause_event_id": "evt_000000000000000000000001"}, "ida")
+                redis.start()
+                delivered = await next_of_type(messages, "flag.raised")
+                assert json.loads(delivered["data"])["id"] == flag.id
+            listed = await wait_until(lambda: get_json(server, ops, f"/api/dashboard/flags?session={session['id']}"),
+                                      lambda body: len(body["flags"]) == 1, timeout=15)
+            assert listed["flags"][0]["id"] == flag.id and listed["flags"][0]["kind"] == "at_risk"
+    finally:
+        redis.kill()
 
 
 async def test_flags_are_listed_then_acknowledged_and_resolved_by_a_named_ops_user(aula_server: AulaServer) -> None:

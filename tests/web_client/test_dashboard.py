@@ -4,6 +4,7 @@ joins, a no-show flag raised by the real workflow worker, the session and studen
 from __future__ import annotations
 
 import asyncio
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +73,15 @@ async def test_a_no_show_flag_from_the_workflow_worker_shows_in_the_flags_panel_
         aula_server: Any, open_page: Any, tmp_path: Path) -> None:
     server = aula_server
     context = server.app[CONTEXT]
+    cy = f"cy-{secrets.token_hex(3)}"  # the suite's Redis keeps other tests' students
+    # Cy missed last week's class too: this second absence makes a chronic absence.
+    await StudentRecords(context.redis).merge(cy, "ses_00000000000000aa", {
+        "title": "Biology (last week)", "scheduled_start": iso(-7 * 86400), "category": "unexcused_absence",
+        "present_s": 0}, flag="no_show")
     dashboard = await open_dashboard(server, open_page, await ops_token(server, "olga", "Olga Ops"))
     page = dashboard.page
     session = await server.create_session(title="Biology", scheduled_start=iso(),
-                                          roster=[{"identity": "cy", "name": "Cy"}],
+                                          roster=[{"identity": cy, "name": "Cy"}],
                                           settings={"no_show_after_s": 1})
     async with aiohttp.ClientSession() as http:
         # `aula worker` with the default rules: a no-show raises a flag and goes on the record.
@@ -86,36 +92,46 @@ async def test_a_no_show_flag_from_the_workflow_worker_shows_in_the_flags_panel_
         stop = asyncio.Event()
         task = asyncio.ensure_future(worker.run(stop))
         try:
-            flag = page.locator(f'#flags-list li.flag[data-kind="no_show"][data-participant="cy"]'
+            flag = page.locator(f'#flags-list li.flag[data-kind="no_show"][data-participant="{cy}"]'
                                 f'[data-session-id="{session["id"]}"]')
             await flag.wait_for(timeout=15_000)
+            at_risk = page.locator(f'#flags-list li.flag[data-kind="at_risk"][data-participant="{cy}"]')
+            await at_risk.wait_for(timeout=10_000)
         finally:
             stop.set()
             await task
     assert await flag.get_attribute("data-state") == "open"
     assert "Cy missed Biology" in await flag.locator(".flag-reason").text_content()
     assert await flag.locator('[data-link="session"]').text_content() == "Biology"
+    assert "chronic absence" in await at_risk.locator(".flag-reason").text_content()
     await page.screenshot(path=str(tmp_path / "dashboard-no-show-flag.png"), full_page=True)
 
     await flag.locator('button[data-action="acknowledge-flag"]').click()
-    await page.wait_for_selector('#flags-list li.flag[data-kind="no_show"][data-state="acknowledged"]', timeout=10_000)
+    await page.wait_for_selector(f'#flags-list li.flag[data-kind="no_show"][data-participant="{cy}"]'
+                                 '[data-state="acknowledged"]', timeout=10_000)
     assert "Acknowledged by Olga Ops" in await flag.locator(".flag-resolution").text_content()
     await flag.locator('button[data-action="resolve-flag"]').click()
     await flag.wait_for(state="detached", timeout=10_000)
     await page.locator('button[data-action="flags-filter"][data-filter="resolved"]').click()
-    resolved = page.locator('#flags-list li.flag[data-kind="no_show"][data-participant="cy"][data-state="resolved"]')
+    resolved = page.locator(f'#flags-list li.flag[data-kind="no_show"][data-participant="{cy}"][data-state="resolved"]')
     await resolved.wait_for(timeout=10_000)
     assert "Resolved by Olga Ops" in await resolved.locator(".flag-resolution").text_content()
 
-    # The student view: the absence the worker recorded, and the flag.
+    # The student view: both absences on record, the risk the worker assessed, the flags.
     await resolved.locator('[data-link="student"]').click()
-    await page.wait_for_selector('#view-student[data-identity="cy"]', timeout=10_000)
+    await page.wait_for_selector(f'#view-student[data-identity="{cy}"]', timeout=10_000)
     history = page.locator(f'#student-history tr[data-session-id="{session["id"]}"]')
     await history.wait_for(timeout=10_000)
     assert await history.get_attribute("data-category") == "unexcused_absence"
+    assert await page.locator("#student-history tbody tr").count() == 2
+    risk = page.locator("#student-risk")
+    assert await risk.get_attribute("data-level") == "at_risk" and await risk.text_content() == "At risk"
+    assert await page.locator("#student-risk-reasons li").all_text_contents() == [
+        "chronic absence: missed 2 of 2 classes (100%)"]
     assert await page.locator(f'#student-flags li.flag[data-kind="no_show"][data-session-id="{session["id"]}"]'
                               '[data-state="resolved"]').count() == 1
-    assert await page.locator("#student-risk").is_hidden()  # no risk in this record
+    assert await page.locator('#student-flags li.flag[data-kind="at_risk"]').count() == 1
+    await page.screenshot(path=str(tmp_path / "dashboard-student.png"), full_page=True)
 
 
 async def test_the_session_view_grows_its_transcript_and_engagement_timeline_live(

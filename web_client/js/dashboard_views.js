@@ -144,7 +144,9 @@ export function renderStudentView(record) {
       el("td", { dataset: { field: "category" } }, CATEGORY_LABELS[entry.category] ?? entry.category ?? "—"),
       el("td", { dataset: { field: "present" }, className: "number" },
         entry.present_s === undefined || entry.present_s === null ? "—" : duration(entry.present_s)),
-      el("td", { dataset: { field: "late-by" }, className: "number" }, entry.late_by_s ? duration(entry.late_by_s) : "—"),
+      el("td", { dataset: { field: "late-by" }, className: "number" }, entry.category === "tardy" ? duration(entry.late_by_s) : "—"),
+      el("td", { dataset: { field: "engagement" }, className: "number" },
+        typeof entry.engagement?.score === "number" ? String(Math.round(entry.engagement.score)) : "—"),
       el("td", { dataset: { field: "flags" } }, (entry.flags ?? []).join(", ") || "—"))));
   $("#student-history-empty").hidden = sessions.length > 0;
 }
