@@ -23,6 +23,7 @@ from .config import Settings
 from .context import CONTEXT, AppContext
 from .dashboard import add_dashboard_routes
 from .embedded_redis import EmbeddedRedis
+from .embedded_worker import EmbeddedWorker
 from .live_session import LiveSessions
 from .live_transcription import SpeechServices
 from .loop_monitor import LoopLagMonitor
@@ -95,6 +96,9 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
                             settings.end_grace_s, settings.snapshot_interval_s,
                             settings.panel_interval_s, settings.video_sample_interval_s)
         live.start()
+        worker = EmbeddedWorker(redis_url, settings.data_dir) if settings.embedded_worker else None
+        if worker is not None:
+            worker.start()
         app[CONTEXT] = AppContext(
             settings=settings, redis=redis, sessions=sessions,
             tokens=TokenIssuer(settings.secret, settings.token_ttl_s), sfu=sfu, loop_lag=loop_lag,
@@ -105,6 +109,8 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             await live.close()
             await sfu.close()
             await asyncio.to_thread(speech.close)

@@ -57,6 +57,8 @@ class Settings:
     join_limit_identity: RateLimit = RateLimit(per_s=0.2, burst=10)
     # Messages per signaling connection.
     message_limit: RateLimit = RateLimit(per_s=50.0, burst=100)
+    # Run `aula worker` (workflows, summaries) as a child process; `aula serve` does unless --no-worker.
+    embedded_worker: bool = False
     web_client_dir: Path = field(default=WEB_CLIENT_DIR)
 
     @property
@@ -133,6 +135,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, dest=name, type=_rate_limit,
                             default=env(f"AULA_{name.upper()}", _rate_limit_text(getattr(Settings, name))),
                             help=f"{what}: PER_S/BURST (a second's worth, and how many at once)")
+    parser.add_argument("--no-worker", dest="embedded_worker", action="store_false",
+                        default=env("AULA_NO_WORKER", "") not in ("1", "true", "yes"),
+                        help="do not run `aula worker` (workflows, summaries) as a child process: "
+                             "run it separately (scaling out)")
     parser.add_argument(
         "--snapshot-interval", dest="snapshot_interval_s", type=float,
         default=float(env("AULA_SNAPSHOT_INTERVAL", Settings.snapshot_interval_s)),
@@ -192,6 +198,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         join_limit_address=args.join_limit_address,
         join_limit_identity=args.join_limit_identity,
         message_limit=args.message_limit,
+        embedded_worker=args.embedded_worker,
     )
 
 
