@@ -69,6 +69,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                           help="leave class summaries to other workers")
     workflow.add_argument("--name", default=_process_name(),
                           help="this worker's consumer name (unique per running worker)")
+    workflow.add_argument("--claim-idle", dest="claim_idle_s", type=float, default=30.0,
+                          help="take over events another worker left unacknowledged this long (it died)")
     workflow.add_argument("--log-level", default="INFO")
     args = parser.parse_args(args_list)
     logging.basicConfig(level=args.log_level.upper(),
@@ -96,7 +98,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
             make_summariser = None if args.no_summaries else partial(load_summariser, args.summary_model)
-            await run_worker(args.redis_url, config, args.name, args.data_dir, make_summariser, stop)
+            await run_worker(args.redis_url, config, args.name, args.data_dir, make_summariser, stop,
+                             int(args.claim_idle_s * 1000))
 
         asyncio.run(work())
     elif args.command == "export":

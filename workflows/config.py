@@ -102,6 +102,14 @@ class WorkflowConfig:
     # Each notice is tried this many times, waiting base × 2^n between tries, then dead-lettered.
     max_attempts: int = 5
     retry_base_s: float = 1.0
+    # One attempt (an SMTP session, a webhook POST) gives up after this long.
+    send_timeout_s: float = 15.0
+
+    @property
+    def longest_send_s(self) -> float:
+        """Every attempt of one notice and the waits between them: how long a worker may hold it."""
+        waits = sum(self.retry_base_s * 2 ** n for n in range(self.max_attempts - 1))
+        return self.max_attempts * self.send_timeout_s + waits
 
     def rules_for(self, event_type: str) -> list[Rule]:
         return [rule for rule in self.rules if rule.on == event_type]
@@ -145,7 +153,8 @@ def load_config(path: Optional[Path], env: Optional[dict[str, str]] = None) -> W
     retry = raw.get("retry", {})
     return WorkflowConfig(rules=rules, templates=templates, smtp=smtp, webhook=webhook,
                           max_attempts=int(retry.get("max_attempts", 5)),
-                          retry_base_s=float(retry.get("base_s", 1.0)))
+                          retry_base_s=float(retry.get("base_s", 1.0)),
+                          send_timeout_s=float(retry.get("timeout_s", 15.0)))
 
 
 def _rule(item: Any, templates: dict[str, Template]) -> Rule:

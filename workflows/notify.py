@@ -45,7 +45,8 @@ def verify(secret: str, header: str, body: bytes, now: Optional[float] = None) -
     return hmac.compare_digest(sign(secret, timestamp, body), header)
 
 
-async def send_email(smtp: Smtp, to: str, subject: str, body: str, idempotency_key: str) -> None:
+async def send_email(smtp: Smtp, to: str, subject: str, body: str, idempotency_key: str,
+                     timeout_s: float) -> None:
     message = EmailMessage()
     message["From"] = smtp.sender
     message["To"] = to
@@ -54,19 +55,19 @@ async def send_email(smtp: Smtp, to: str, subject: str, body: str, idempotency_k
     message.set_content(body)
     try:
         await aiosmtplib.send(message, hostname=smtp.host, port=smtp.port, start_tls=smtp.starttls,
-                              username=smtp.username, password=smtp.password, timeout=15)
+                              username=smtp.username, password=smtp.password, timeout=timeout_s)
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise SendFailed(f"SMTP {smtp.host}:{smtp.port}: {exc}") from exc
 
 
 async def post_webhook(http: aiohttp.ClientSession, webhook: Webhook, payload: dict[str, Any],
-                       idempotency_key: str) -> None:
+                       idempotency_key: str, timeout_s: float) -> None:
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key,
                SIGNATURE_HEADER: sign(webhook.secret, int(time.time()), body)}
     try:
         async with http.post(webhook.url, data=body, headers=headers,
-                             timeout=aiohttp.ClientTimeout(total=15)) as response:
+                             timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
             if response.status >= 300:
                 raise SendFailed(f"webhook {webhook.url}: HTTP {response.status}")
     except (aiohttp.ClientError, TimeoutError) as exc:

@@ -39,8 +39,9 @@ logger = logging.getLogger(__name__)
 
 GROUP = "workflows"
 DEAD_LETTER = "aula:workflows:dead_letter"
-# A claim outlives any one attempt sequence; "done" is kept as long as a redelivery could come.
-CLAIM_TTL_S = 300
+# A claim outlives the longest attempt sequence (then a worker that died holding it is presumed
+# dead and another may act); "done" is kept as long as a redelivery could come.
+CLAIM_MARGIN_S = 5.0
 DONE_TTL_S = 90 * 86400
 
 
@@ -81,7 +82,8 @@ class WorkflowWorker:
     async def _once(self, what: str, act: Callable[[], Awaitable[None]]) -> None:
         """Run `act` unless it was done before for this key (by any worker)."""
         key = f"aula:workflow:{what}"
-        if not await self._redis.set(key, f"sending:{self.name}", nx=True, ex=CLAIM_TTL_S):
+        claim_s = int(self.config.longest_send_s + CLAIM_MARGIN_S) + 1
+        if not await self._redis.set(key, f"sending:{self.name}", nx=True, ex=claim_s):
             if await self._redis.get(key) == b"done":
                 return
             raise ActionInProgress(f"{what} is held by another worker")
@@ -103,7 +105,7 @@ class WorkflowWorker:
         fields = _fields(event)
         await self._notify("email", rule.template, guardian["email"], event, lambda: send_email(
             smtp, guardian["email"], template.subject.format_map(fields), template.body.format_map(fields),
-            event["id"]))
+            event["id"], self.config.send_timeout_s))
 
     async def _email_summary(self, rule: Rule, event: dict[str, Any]) -> None:
         """Each student's guardian gets the approved class summary and that student's part; one
@@ -124,7 +126,7 @@ class WorkflowWorker:
             await self._once(f"{event['id']}:{rule.template}:{student['identity']}", lambda: self._notify(
                 "email", rule.template or "summary", guardian.email, cause, lambda: send_email(
                     smtp, guardian.email, template.subject.format_map(fields), template.body.format_map(fields),
-                    f"{event['id']}-{student['identity']}")))
+                    f"{event['id']}-{student['identity']}", self.config.send_timeout_s)))
 
     async def _webhook(self, rule: Rule, event: dict[str, Any]) -> None:
         webhook = self.config.webhook
@@ -132,7 +134,7 @@ class WorkflowWorker:
             return
         payload = {"rule": rule.on, "template": rule.template, "event": event}
         await self._notify("webhook", rule.template or rule.on, webhook.url, event,
-                           lambda: post_webhook(self._http, webhook, payload, event["id"]))
+                           lambda: post_webhook(self._http, webhook, payload, event["id"], self.config.send_timeout_s))
 
     async def _flag(self, rule: Rule, event: dict[str, Any]) -> None:
         if event.get("participant") is None:
@@ -239,7 +241,8 @@ def _fields(event: dict[str, Any]) -> dict[str, Any]:
 
 
 async def run_worker(redis_url: str, config: WorkflowConfig, name: str, data_dir: Path,
-                     make_summariser: Optional[Callable[[], Summariser]], stop: asyncio.Event) -> None:
+                     make_summariser: Optional[Callable[[], Summariser]], stop: asyncio.Event,
+                     claim_idle_ms: int = 30_000) -> None:
     """`aula worker`: the workflows and (unless `make_summariser` is None) the class summaries,
     each its own consumer group, until `stop` (SIGTERM/Ctrl-C in the CLI)."""
     redis = aioredis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
@@ -247,9 +250,11 @@ async def run_worker(redis_url: str, config: WorkflowConfig, name: str, data_dir
     bus.start()
     try:
         async with aiohttp.ClientSession() as http:
-            runs = [WorkflowWorker(redis, bus, config, name, http).run(stop)]
+            runs = [WorkflowWorker(redis, bus, config, name, http, claim_idle_ms).run(stop)]
             if make_summariser is not None:
-                runs.append(SummaryWorker(redis, bus, data_dir / "sessions", name, make_summariser).run(stop))
+                # Drafting a long class takes a while: a summary is claimed later than a notice.
+                runs.append(SummaryWorker(redis, bus, data_dir / "sessions", name, make_summariser,
+                                          max(claim_idle_ms, 120_000)).run(stop))
             await asyncio.gather(*runs)
     finally:
         await bus.close()
