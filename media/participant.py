@@ -25,7 +25,7 @@ from .exceptions import MediaError, NegotiationError, NotFound, PermissionDenied
 from .ice_policy import IcePolicy
 from .permissions import Permissions, Role, Source
 from .publication import Publication
-from .sdp import check_session_description
+from .sdp import APPLY_ERRORS, PARSE_ERRORS, check_session_description
 from .sender_slot import SenderSlot
 from .subscription import Subscription
 
@@ -107,7 +107,7 @@ class Participant:
                 answer = await self.publisher_pc.createAnswer()
                 await self.publisher_pc.setLocalDescription(answer)
                 aiortc_hooks.size_receive_buffers(self.publisher_pc, RECEIVE_BUFFER_BYTES)
-            except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+            except APPLY_ERRORS as exc:
                 raise NegotiationError(f"could not apply the offer: {exc}") from exc
             self._update_publications(sources)
         described = [{"mid": p.mid, "sid": p.sid, "source": p.source.value}
@@ -234,7 +234,7 @@ class Participant:
         except NegotiationError:
             self._negotiation_needed = True  # offer again rather than hang on a bad answer
             raise
-        except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+        except APPLY_ERRORS as exc:
             self._negotiation_needed = True
             raise NegotiationError(f"could not apply the answer: {exc}") from exc
         finally:
@@ -251,7 +251,7 @@ class Participant:
         line = str(candidate["candidate"])
         try:
             parsed = candidate_from_sdp(line.split(":", 1)[1] if line.startswith("candidate:") else line)
-        except (ValueError, IndexError, AssertionError) as exc:
+        except PARSE_ERRORS as exc:
             raise MediaError(f"malformed ICE candidate: {line[:100]!r}") from exc
         if not self._ice_policy.allows(parsed.ip):
             return

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 
+from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 from aiortc.sdp import SessionDescription
 
 from .exceptions import NegotiationError
 
 MAX_SDP_BYTES = 192 * 1024
+# What aiortc raises on SDP it cannot read (its parser also asserts), and, applying a description,
+# on SDP it read but cannot use.
+PARSE_ERRORS = (ValueError, KeyError, IndexError, TypeError, AttributeError, AssertionError, StopIteration)
+APPLY_ERRORS = (*PARSE_ERRORS, InternalError, InvalidAccessError, InvalidStateError, OperationError)
 _MEDIA_LINE = re.compile(r"^m=(audio|video|application) \d+ [A-Z/]+( \S+)+$")
 
 
@@ -30,8 +35,8 @@ def check_session_description(sdp: str) -> SessionDescription:
             raise NegotiationError(f"malformed media line: {line[:80]}")
     try:
         description = SessionDescription.parse(sdp)
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise NegotiationError(f"the SDP could not be parsed: {exc}") from exc
+    except PARSE_ERRORS as exc:
+        raise NegotiationError(f"the SDP could not be parsed: {exc or 'a line is malformed'}") from exc
     for media in description.media:
         if media.port == 0:
             continue
@@ -39,4 +44,8 @@ def check_session_description(sdp: str) -> SessionDescription:
             raise NegotiationError(f"media section {media.rtp.muxId or media.kind} has no ICE credentials")
         if media.dtls is None or not media.dtls.fingerprints:
             raise NegotiationError(f"media section {media.rtp.muxId or media.kind} has no DTLS fingerprint")
+        if media.direction is None:
+            # aiortc keeps a missing direction as None and then fails on every later offer too.
+            raise NegotiationError(f"media section {media.rtp.muxId or media.kind} has no direction "
+                                   "(a=sendrecv, sendonly, recvonly or inactive)")
     return description

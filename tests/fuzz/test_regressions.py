@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from yarl import URL
+
+from tests.fuzz.signaling_strategies import OFFER_SDP, TEMPLATES
+from tests.server.test_signaling import next_message, raw_socket
 
 
 async def ops_token(server) -> str:
@@ -68,3 +73,28 @@ async def test_pages_outside_the_api_keep_their_plain_refusals(aula_server):
     # The signaling socket refuses a request that is not a WebSocket upgrade, as aiohttp does.
     async with aula_server.http.get(f"{aula_server.base_url}/api/rtc") as response:
         assert response.status == 400
+
+
+async def test_offers_aiortc_cannot_use_are_bad_sdp_and_the_next_good_offer_is_answered(aula_server):
+    video = OFFER_SDP[OFFER_SDP.index("m=video"):]
+    broken = {
+        # aiortc's parser asserts on a malformed c= line...
+        "c= line": OFFER_SDP.replace("c=IN IP4 0.0.0.0", "c=IN IP4 0.0.0.0 and more", 1),
+        # ...raises StopIteration for a format parameter of a payload type with no rtpmap...
+        "fmtp of no codec": OFFER_SDP.replace("a=fmtp:98 apt=97", "a=fmtp:55 apt=97"),
+        # ...and OperationError for video in no codec it knows.
+        "no common codec": OFFER_SDP.replace("a=rtpmap:97 VP8/90000", "a=rtpmap:97 XVID/90000"),
+        # A section without a direction was taken, and then every later offer failed.
+        "no direction": OFFER_SDP + video.replace("a=mid:1", "a=mid:2").replace("a=sendonly\r\n", ""),
+    }
+    session = await aula_server.create_session()
+    ws = await raw_socket(aula_server, (await aula_server.token(session["id"], "sam"))["token"])
+    await next_message(ws, "joined")
+    for what, sdp in broken.items():
+        await ws.send_str(json.dumps({**TEMPLATES["offer"], "sdp": sdp}))
+        error = await next_message(ws, "error")
+        assert error["code"] == "bad_sdp" and error["message"], (what, error)
+    await ws.send_str(json.dumps(TEMPLATES["offer"]))
+    answer = await next_message(ws, "answer")
+    assert [t["source"] for t in answer["tracks"]] == ["microphone", "camera"]
+    await ws.close()
