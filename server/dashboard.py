@@ -29,14 +29,12 @@ from .api import MAX_BODY_BYTES, error, path_session, student_record
 from .attendance_store import AttendanceStore
 from .context import CONTEXT
 from .dashboard_feed import EventFeed, parse_last_id
-from .dashboard_flags import MAX_NOTE_CHARS, FlagBoard, FlagIndex, FlagState
+from .dashboard_flags import MAX_NOTE_CHARS, FlagBoard, FlagState
+from .dashboard_index import DashboardIndex
 from .live_session import attendance_policy
 from .sessions import Session
 from .tokens import OpsGrant, TokenError
 
-# The newest entries of a live session's stream searched for each participant's latest
-# engagement.snapshot (one per participant every 30 s, among the other events).
-LIVE_SNAPSHOT_WINDOW = 500
 READ_CHUNK = 1000
 # Per participant in the session view: two hours of 30 s snapshots.
 TIMELINE_POINTS = 240
@@ -55,7 +53,7 @@ OpsHandler = Callable[[web.Request, OpsGrant], Awaitable[web.StreamResponse]]
 class Dashboard:
     board: FlagBoard
     feed: EventFeed
-    index: FlagIndex
+    index: DashboardIndex
 
 
 DASHBOARD = web.AppKey("dashboard", Dashboard)
@@ -129,13 +127,14 @@ def _counts(session: Session, records: dict[str, AttendanceRecord]) -> dict[str,
             "in_room_identities": in_room}
 
 
-async def _latest_snapshots(redis: aioredis.Redis, session_id: str) -> dict[str, dict[str, Any]]:
-    latest: dict[str, dict[str, Any]] = {}
-    for _, fields in await redis.xrevrange(session_stream(session_id), count=LIVE_SNAPSHOT_WINDOW):
-        event = json.loads(fields[b"event"])
-        if event["type"] == "engagement.snapshot" and event.get("participant") not in latest:
-            latest[event["participant"]] = {"ts": event["ts"], **event["data"]}
-    return latest
+def _type_mark(event_type: EventType) -> bytes:
+    """How the type reads inside an event's JSON (Event.to_json: no spaces): entries of other
+    types are skipped without parsing them, which is most of a session's stream."""
+    return json.dumps({"type": event_type.value}, separators=(",", ":"))[1:-1].encode()
+
+
+SNAPSHOT_MARK = _type_mark(EventType.ENGAGEMENT_SNAPSHOT)
+FINAL_MARK = _type_mark(EventType.TRANSCRIPT_FINAL)
 
 
 def _engagement(latest: dict[str, dict[str, Any]]) -> Optional[dict[str, Any]]:
@@ -154,24 +153,29 @@ async def sessions_overview(request: web.Request, grant: OpsGrant) -> web.Respon
     for flag in await request.app[DASHBOARD].board.flags(STATE_FILTERS["open"]):
         if flag["session_id"]:
             open_flags[flag["session_id"]] = open_flags.get(flag["session_id"], 0) + 1
-    rows = []
-    for session in await context.sessions.list():
-        records = await AttendanceStore(context.redis, session.id).all()
-        state = status(session, records, now)
-        engagement = _engagement(await _latest_snapshots(context.redis, session.id)) if state == "live" else None
-        rows.append({"id": session.id, "title": session.title, "status": state,
-                     "scheduled_start": session.scheduled_start, "scheduled_end": session.scheduled_end,
-                     "instructors": session.instructors, **_counts(session, records),
-                     "engagement": engagement, "open_flags": open_flags.get(session.id, 0)})
+    sessions = [(session, await AttendanceStore(context.redis, session.id).all())
+                for session in await context.sessions.list()]
+    states = {session.id: status(session, records, now) for session, records in sessions}
+    snapshots = await request.app[DASHBOARD].index.engagement.latest(
+        [i for i, state in states.items() if state == "live"], context.settings.snapshot_interval_s)
+    rows = [{"id": session.id, "title": session.title, "status": states[session.id],
+             "scheduled_start": session.scheduled_start, "scheduled_end": session.scheduled_end,
+             "instructors": session.instructors, **_counts(session, records),
+             "engagement": _engagement(snapshots[session.id]) if session.id in snapshots else None,
+             "open_flags": open_flags.get(session.id, 0)}
+            for session, records in sessions]
     return web.json_response({"sessions": rows, "now": now})
 
 
-async def _session_events(redis: aioredis.Redis, session_id: str) -> AsyncIterator[dict[str, Any]]:
+async def _session_events(redis: aioredis.Redis, session_id: str,
+                          marks: tuple[bytes, ...]) -> AsyncIterator[dict[str, Any]]:
+    """The session's events whose JSON holds one of `marks`, oldest first."""
     start = "-"
     while True:
         entries = await redis.xrange(session_stream(session_id), min=start, count=READ_CHUNK)
         for _, fields in entries:
-            yield json.loads(fields[b"event"])
+            if any(mark in fields[b"event"] for mark in marks):
+                yield json.loads(fields[b"event"])
         if len(entries) < READ_CHUNK:
             return
         start = "(" + entries[-1][0].decode()
@@ -189,7 +193,7 @@ async def session_view(request: web.Request, grant: OpsGrant) -> web.Response:
                            attendance_policy(session), session.ended_at or now, frozenset(await store.excused()))
     timelines: dict[str, list[dict[str, Any]]] = {}
     transcript: list[dict[str, Any]] = []
-    async for event in _session_events(context.redis, session.id):
+    async for event in _session_events(context.redis, session.id, (SNAPSHOT_MARK, FINAL_MARK)):
         if event["type"] == "engagement.snapshot":
             data = event["data"]
             timelines.setdefault(event["participant"], []).append({
@@ -272,7 +276,7 @@ async def event_feed(request: web.Request, grant: OpsGrant) -> web.StreamRespons
 
 async def _dashboard_context(app: web.Application) -> AsyncIterator[None]:
     redis = app[CONTEXT].redis
-    index = FlagIndex(redis, f"{socket.gethostname()}-{os.getpid()}")
+    index = DashboardIndex(redis, f"{socket.gethostname()}-{os.getpid()}")
     index.start()
     app[DASHBOARD] = Dashboard(FlagBoard(redis), EventFeed(redis), index)
     try:

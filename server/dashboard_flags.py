@@ -1,32 +1,25 @@
 """Flags for operations: what `flag.raised` reported, students on a lossy connection, notices
 that could not be delivered; each one acknowledged or resolved by a named ops user.
 
-`FlagIndex` reads `aula:events` through the consumer group `dashboard` (every node runs one
-consumer; the group shares the events) and keeps the flags in Redis, so any node's dashboard
-sees them all. Failed notices are read straight from the workflow worker's dead letter. A
+`FlagIndex` keeps the flags in Redis as the dashboard's index reads the events, so any node's
+dashboard sees them all. Failed notices are read straight from the workflow worker's dead letter. A
 flag's state (acknowledged / resolved, by whom, when) is kept beside it, also in Redis.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import time
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, Optional
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
-from events.consumer import EventConsumer
 from events.event import iso, parse_iso
 from workflows.worker import DEAD_LETTER
 
 from .tokens import OpsGrant
-
-logger = logging.getLogger(__name__)
 
 FLAGS_KEY = "aula:dashboard:flags"  # flag id → Flag JSON
 FLAGS_BY_TIME = "aula:dashboard:flags:by_time"  # flag id → raised at (Unix seconds)
@@ -35,13 +28,11 @@ STATES_KEY = "aula:dashboard:flag_states"  # flag id → Resolution JSON
 QUALITY_FLAGS_KEY = "aula:dashboard:quality_flags"
 # A failed notice's cause event id → {session_id, participant}: the dead letter names neither.
 NOTICE_CAUSES_KEY = "aula:dashboard:notice_causes"
-GROUP = "dashboard"
 DEAD_LETTER_PREFIX = "dead_letter:"
 # Above this fraction of packets lost (a client's `connection_quality` report) audio breaks up
 # and video freezes: worth a look from operations.
 HIGH_PACKET_LOSS = 0.05
 LIST_LIMIT = 500
-RETRY_S = 1.0
 MAX_NOTE_CHARS = 500
 
 
@@ -83,42 +74,13 @@ class Flag:
 
 
 class FlagIndex:
-    """The consumer that turns events into flags (idempotent: a redelivery changes nothing)."""
+    """Turns events into flags (server/dashboard_index.py feeds it every event). Idempotent: a
+    redelivered event changes nothing."""
 
-    def __init__(self, redis: aioredis.Redis, consumer: str) -> None:
+    def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
-        self.consumer = EventConsumer(redis, GROUP, consumer)
-        self._stop = asyncio.Event()
-        self._task: Optional[asyncio.Task[None]] = None
 
-    def start(self) -> None:
-        self._task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        """Until close(); through Redis restarts (what was not acknowledged comes back)."""
-        while not self._stop.is_set():
-            try:
-                await self.consumer.run(self.handle, self._stop)
-            except (RedisError, OSError) as exc:
-                logger.warning("dashboard: Redis unreachable (%s); flags resume when it is back", exc)
-                try:
-                    await asyncio.wait_for(self._stop.wait(), RETRY_S)
-                except asyncio.TimeoutError:
-                    pass
-
-    async def close(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await self._task
-
-    async def handle(self, event: dict[str, Any]) -> None:
-        try:
-            await self._index(event)
-        except (KeyError, TypeError, ValueError) as exc:
-            # Not retried: a malformed event stays malformed (the consumer acknowledges it).
-            logger.warning("dashboard: event %s not indexed: %r", event.get("id"), exc)
-
-    async def _index(self, event: dict[str, Any]) -> None:
+    async def index(self, event: dict[str, Any]) -> None:
         data = event.get("data") or {}
         if event["type"] == "flag.raised":
             await self._save(Flag(

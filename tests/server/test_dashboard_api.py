@@ -354,7 +354,9 @@ async def test_the_session_view_has_attendance_engagement_timelines_and_the_tran
             "words": [], "confidence": 0.9, "language": "en"}, "sam")
         view = await wait_until(lambda: get_json(server, ops, f"/api/dashboard/sessions/{session['id']}"),
                                 lambda v: any(r["in_room"] for r in v["attendance"]["records"]))
-        overview = await get_json(server, ops, "/api/dashboard/sessions")
+        # The overview's live engagement: the index keeps each participant's latest snapshot.
+        overview = await wait_until(lambda: get_json(server, ops, "/api/dashboard/sessions"), lambda o: any(
+            r["id"] == session["id"] and (r["engagement"] or {}).get("average_score") == 70 for r in o["sessions"]))
     finally:
         await sam.close()
     rows = {r["identity"]: r for r in view["attendance"]["records"]}

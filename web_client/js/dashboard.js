@@ -12,7 +12,7 @@
 import { readJoinToken } from "./token.js";
 import { DashboardApi } from "./dashboard_api.js";
 import { renderFlags } from "./dashboard_flags.js";
-import { renderSessionView, renderSessions, renderStudentView } from "./dashboard_views.js";
+import { appendTranscript, renderSessionView, renderSessions, renderStudentView } from "./dashboard_views.js";
 import { el } from "./dom.js";
 
 const $ = (selector) => document.querySelector(selector);
@@ -149,7 +149,11 @@ function main() {
   window.addEventListener("hashchange", route);
   api.feed((event) => {
     state.events += 1;
-    if (concerns(event)) refreshSoon();
+    if (state.view === "session" && event.session_id === state.target && event.type === "transcript.final") {
+      appendTranscript(event); // frequent while people talk: no re-read of the whole session
+    } else if (concerns(event)) {
+      refreshSoon();
+    }
   }, onFeedState);
   setInterval(refresh, PERIODIC_REFRESH_MS);
   window.aulaDashboard = {

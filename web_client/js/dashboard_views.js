@@ -4,6 +4,7 @@
 //     [data-present][data-expected], cells td[data-field="title|scheduled|in-room|students|engagement|open-flags"]
 //   Session:  #view-session[data-session-id], #attendance tbody tr[data-identity][data-in-room][data-category]
 //     with td[data-field="engagement"] svg.timeline; #transcript li[data-event-id][data-speaker]
+//     (finals arriving on the feed are appended, not re-read)
 //   Student:  #view-student[data-identity], #student-risk[data-level], #student-risk-reasons li,
 //     #student-history tbody tr[data-session-id][data-category]
 
@@ -111,15 +112,31 @@ export function renderSessionView(view) {
   $("#session-counts").textContent =
     `${session.in_room} in the room · ${session.present} of ${session.expected} students here now`;
   $("#attendance tbody").replaceChildren(...view.attendance.records.map(attendanceRow));
+  showTranscript(() => $("#transcript").replaceChildren(...view.transcript.map(transcriptLine)));
+}
+
+function transcriptLine(line) {
+  return el("li", { dataset: { eventId: line.id, speaker: line.participant } },
+    el("time", { datetime: line.ts }, clockTime(line.ts)),
+    el("span", { className: "transcript-name" }, line.name || line.participant),
+    el("span", { className: "transcript-text" }, line.text));
+}
+
+/** Change the transcript, keeping it scrolled to the end if it was there. */
+function showTranscript(change) {
   const transcript = $("#transcript");
   const atBottom = transcript.scrollTop + transcript.clientHeight >= transcript.scrollHeight - 8;
-  transcript.replaceChildren(...view.transcript.map((line) =>
-    el("li", { dataset: { eventId: line.id, speaker: line.participant } },
-      el("time", { datetime: line.ts }, clockTime(line.ts)),
-      el("span", { className: "transcript-name" }, line.name || line.participant),
-      el("span", { className: "transcript-text" }, line.text))));
+  change();
   if (atBottom) transcript.scrollTop = transcript.scrollHeight;
-  $("#transcript-empty").hidden = view.transcript.length > 0;
+  $("#transcript-empty").hidden = transcript.children.length > 0;
+}
+
+/** A transcript.final of the session on screen, as the feed brought it (no re-read). */
+export function appendTranscript(event) {
+  if (!event.data?.text || document.querySelector(`#transcript li[data-event-id="${event.id}"]`)) return;
+  showTranscript(() => $("#transcript").append(transcriptLine({
+    id: event.id, ts: event.ts, participant: event.participant, name: event.data.name, text: event.data.text,
+  })));
 }
 
 /** One student: the risk (when the record has one) and every class on record. */
