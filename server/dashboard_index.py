@@ -49,9 +49,14 @@ class DashboardIndex:
                     pass
 
     async def close(self) -> None:
+        """At once: the read in progress is cancelled (what it held stays pending and comes back)."""
         self._stop.set()
         if self._task is not None:
-            await self._task
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
 
     async def handle(self, event: dict[str, Any]) -> None:
         try:
