@@ -99,7 +99,8 @@ class TokenIssuer:
                 permissions=Permissions.from_dict(claims.get("perms", {})),
                 expires_at=int(claims["exp"]),
             )
-        except (KeyError, ValueError) as exc:
+        # Claims of the wrong shape (perms not an object...): signed, but not by our issuer's code.
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise TokenError("token_invalid", "the token is not a join token") from exc
 
     def verify_ops(self, token: str) -> OpsGrant:

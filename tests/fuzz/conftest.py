@@ -115,10 +115,11 @@ class LiveClass:
 
 @pytest.fixture
 async def fuzz_server(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[AulaServer]:
-    """Aula with the per-connection message limit out of the way (fuzzers send as fast as the
-    server answers; the limit has tests of its own)."""
-    settings = loopback_settings(redis_server.url, tmp_path / "data",
-                                 message_limit=RateLimit(per_s=100_000, burst=100_000))
+    """Aula with the rate limits out of the way (fuzzers send and join as fast as the server
+    answers; the limits have tests of their own)."""
+    unlimited = RateLimit(per_s=100_000, burst=100_000)
+    settings = loopback_settings(redis_server.url, tmp_path / "data", message_limit=unlimited,
+                                 join_limit_address=unlimited, join_limit_identity=unlimited)
     async with running_aula(settings) as server:
         yield server
 

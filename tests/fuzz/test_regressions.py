@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import jwt
 from yarl import URL
 
 from tests.fuzz.signaling_strategies import OFFER_SDP, TEMPLATES
+from tests.fuzz.test_tokens_fuzz import SECRET, sign
 from tests.server.test_signaling import next_message, raw_socket
 
 
@@ -98,3 +100,15 @@ async def test_offers_aiortc_cannot_use_are_bad_sdp_and_the_next_good_offer_is_a
     answer = await next_message(ws, "answer")
     assert [t["source"] for t in answer["tracks"]] == ["microphone", "camera"]
     await ws.close()
+
+
+async def test_a_signed_token_with_malformed_permissions_is_refused_not_a_crash(aula_server):
+    session = await aula_server.create_session()
+    claims = jwt.decode((await aula_server.token(session["id"], "sam"))["token"],
+                        options={"verify_signature": False})
+    for perms in ([], None, 5):
+        token = sign({**claims, "perms": perms}, SECRET)
+        ws = await raw_socket(aula_server, token)
+        error = await next_message(ws, "error")
+        await ws.receive()
+        assert (error["code"], ws.close_code) == ("token_invalid", 4001), perms
