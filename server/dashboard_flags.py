@@ -23,6 +23,8 @@ from .tokens import OpsGrant
 
 FLAGS_KEY = "aula:dashboard:flags"  # flag id → Flag JSON
 FLAGS_BY_TIME = "aula:dashboard:flags:by_time"  # flag id → raised at (Unix seconds)
+# The same for flags not resolved: however old, an open flag stays listed.
+UNRESOLVED_BY_TIME = "aula:dashboard:flags:unresolved"
 STATES_KEY = "aula:dashboard:flag_states"  # flag id → Resolution JSON
 # "{session id}:{identity}" → the id of that student's technical flag in that session.
 QUALITY_FLAGS_KEY = "aula:dashboard:quality_flags"
@@ -128,6 +130,8 @@ class FlagIndex:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(FLAGS_KEY, flag.id, json.dumps(asdict(flag)))
             pipe.zadd(FLAGS_BY_TIME, {flag.id: parse_iso(flag.raised_at)})
+            # A redelivered flag that was resolved comes back here; its state still says resolved.
+            pipe.zadd(UNRESOLVED_BY_TIME, {flag.id: parse_iso(flag.raised_at)})
             await pipe.execute()
 
 
@@ -149,8 +153,9 @@ class FlagBoard:
 
     async def flags(self, states: frozenset[FlagState], session_id: Optional[str] = None,
                     participant: Optional[str] = None) -> list[dict[str, Any]]:
-        """Newest first: the latest `LIST_LIMIT` indexed flags and dead-lettered notices."""
-        flags = await self._indexed() + await self._dead_letters()
+        """Newest first: the latest `LIST_LIMIT` indexed flags (of those not resolved, when
+        resolved ones are not asked for) and dead-lettered notices."""
+        flags = await self._indexed(FlagState.RESOLVED in states) + await self._dead_letters()
         flags = [f for f in flags if (session_id is None or f.session_id == session_id)
                  and (participant is None or f.participant == participant)]
         raw_states = await self._redis.hmget(STATES_KEY, [f.id for f in flags]) if flags else []
@@ -168,12 +173,21 @@ class FlagBoard:
         """Acknowledge, resolve or reopen a flag; None if there is no such flag."""
         if not await self._exists(flag_id):
             return None
-        if state is FlagState.OPEN:
-            await self._redis.hdel(STATES_KEY, flag_id)
-            return {"id": flag_id, "state": state.value, "resolution": None}
-        resolution = Resolution(state, grant.identity, grant.name or grant.identity, iso(time.time()), note)
-        await self._redis.hset(STATES_KEY, flag_id, json.dumps(resolution.to_dict()))
-        return {"id": flag_id, "state": state.value, "resolution": resolution.to_dict()}
+        resolution = None
+        if state is not FlagState.OPEN:
+            resolution = Resolution(state, grant.identity, grant.name or grant.identity, iso(time.time()), note)
+        raised_at = await self._redis.zscore(FLAGS_BY_TIME, flag_id)  # None: a dead letter's
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if resolution is None:
+                pipe.hdel(STATES_KEY, flag_id)
+            else:
+                pipe.hset(STATES_KEY, flag_id, json.dumps(resolution.to_dict()))
+            if raised_at is not None and state is FlagState.RESOLVED:
+                pipe.zrem(UNRESOLVED_BY_TIME, flag_id)
+            elif raised_at is not None:
+                pipe.zadd(UNRESOLVED_BY_TIME, {flag_id: raised_at})
+            await pipe.execute()
+        return {"id": flag_id, "state": state.value, "resolution": resolution.to_dict() if resolution else None}
 
     async def _exists(self, flag_id: str) -> bool:
         if flag_id.startswith(DEAD_LETTER_PREFIX):
@@ -184,8 +198,8 @@ class FlagBoard:
                 return False
         return bool(await self._redis.hexists(FLAGS_KEY, flag_id))
 
-    async def _indexed(self) -> list[Flag]:
-        ids = await self._redis.zrevrange(FLAGS_BY_TIME, 0, LIST_LIMIT - 1)
+    async def _indexed(self, resolved_too: bool) -> list[Flag]:
+        ids = await self._redis.zrevrange(FLAGS_BY_TIME if resolved_too else UNRESOLVED_BY_TIME, 0, LIST_LIMIT - 1)
         if not ids:
             return []
         return [Flag.from_dict(json.loads(raw)) for raw in await self._redis.hmget(FLAGS_KEY, ids) if raw]

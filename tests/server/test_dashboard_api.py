@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
@@ -18,7 +19,7 @@ from events import Event, EventType
 from server.context import CONTEXT
 from server.dashboard import DASHBOARD
 from server.dashboard_feed import EventFeed
-from server.dashboard_flags import HIGH_PACKET_LOSS
+from server.dashboard_flags import HIGH_PACKET_LOSS, LIST_LIMIT, FlagState
 from tests.conftest import AulaServer, RedisServer, iso, loopback_settings, running_aula
 from tests.media.test_forwarding import join
 from workflows.records import StudentRecords
@@ -332,6 +333,30 @@ async def test_flags_are_listed_then_acknowledged_and_resolved_by_a_named_ops_us
     assert (await act("dead_letter:not-an-id", {"action": "resolve"})).status == 404
     async with server.http.get(f"{server.base_url}/api/dashboard/flags?state=maybe", headers=bearer(ops)) as r:
         assert r.status == 400
+
+
+async def test_an_old_open_flag_stays_listed_behind_many_newer_resolved_ones(aula_server: AulaServer) -> None:
+    server = aula_server
+    ops = await ops_token(server)
+    grant = server.app[CONTEXT].tokens.verify_ops(ops)
+    index, board = server.app[DASHBOARD].index.flags, server.app[DASHBOARD].board
+    session_id = "ses_" + secrets.token_hex(8)
+
+    def raised(n: int, at: float) -> dict[str, Any]:
+        return Event(EventType.FLAG_RAISED, session_id, {
+            "kind": "at_risk", "reason": f"reason {n}", "severity": "warning",
+            "cause_event_id": "evt_000000000000000000000001"}, f"student-{n}", at).envelope()
+
+    old = raised(0, time.time() - 30 * 86400)
+    await index.index(old)
+    for n in range(1, LIST_LIMIT + 1):
+        newer = raised(n, time.time())
+        await index.index(newer)
+        await board.set_state(newer["id"], FlagState.RESOLVED, grant)
+    open_flags = await get_json(server, ops, f"/api/dashboard/flags?session={session_id}")
+    assert [f["id"] for f in open_flags["flags"]] == [old["id"]]
+    resolved = await get_json(server, ops, f"/api/dashboard/flags?session={session_id}&state=resolved")
+    assert len(resolved["flags"]) == LIST_LIMIT
 
 
 async def test_the_session_view_has_attendance_engagement_timelines_and_the_transcript(
