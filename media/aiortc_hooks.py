@@ -17,15 +17,17 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import aioice.ice
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtcrtpparameters import (
     RTCRtpCodecParameters,
     RTCRtpReceiveParameters,
     RTCRtpSendParameters,
 )
 from aiortc.rtp import (
+    RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
@@ -33,6 +35,7 @@ from aiortc.rtp import (
     RtcpPsfbPacket,
     RtcpRtpfbPacket,
     RtpPacket,
+    pack_remb_fci,
     unwrap_rtx,
 )
 
@@ -85,8 +88,9 @@ def tap_receiver(
 ) -> ReceiveParameters:
     """Call `on_packet` with every media packet (RTX unwrapped) before aiortc handles it.
 
-    With `decode=False` aiortc's decoder thread is stopped once started, so packets still feed
-    aiortc's statistics, receiver reports, REMB and NACKs, but no frame is ever decoded. With
+    With `decode=False` aiortc's decoder thread is stopped once started and packets only feed
+    what the sender hears back (statistics for receiver reports, REMB, NACKs: `_give_feedback`),
+    never the depayloader and jitter buffer whose frames only a decoder would take. With
     `process=False` aiortc never sees the packets at all (load clients that only count them).
     """
     parameters = ReceiveParameters()
@@ -105,6 +109,7 @@ def tap_receiver(
 
     async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
         codec = parameters.codecs.get(packet.payload_type)
+        media: Optional[RtpPacket] = None
         if codec is not None:
             media = packet
             if is_rtx(codec):
@@ -114,12 +119,59 @@ def tap_receiver(
                     on_packet(media, parameters.codecs[media.payload_type])
                 except Exception:
                     logger.exception("packet handler failed")
-        if process:
+        if not process:
+            return
+        if decode:
             await original_handle(packet, arrival_time_ms)
+        else:
+            await _give_feedback(receiver, packet, codec, media, arrival_time_ms)
 
     receiver.receive = receive  # type: ignore[method-assign]
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
     return parameters
+
+
+async def _give_feedback(
+    receiver: RTCRtpReceiver,
+    packet: RtpPacket,
+    codec: Optional[RTCRtpCodecParameters],
+    media: Optional[RtpPacket],
+    arrival_time_ms: int,
+) -> None:
+    """aiortc's `RTCRtpReceiver._handle_rtp_packet` up to its NACKs, and no further.
+
+    What the publisher hears back stays aiortc's (REMB from its bitrate estimator, statistics
+    for receiver reports, NACKs for gaps); the depayloading and jitter buffer that follow only
+    assemble frames for the decoder, stopped here, and were a tenth of the SFU's time.
+    `media` is `packet` with RTX unwrapped (None if it could not be).
+    """
+    if not receiver._enabled:
+        return
+    estimator = receiver._RTCRtpReceiver__remote_bitrate_estimator  # type: ignore[attr-defined]
+    if estimator is not None and packet.extensions.abs_send_time is not None:
+        remb = estimator.add(
+            abs_send_time=packet.extensions.abs_send_time,
+            arrival_time_ms=arrival_time_ms,
+            payload_size=len(packet.payload) + packet.padding_size,
+            ssrc=packet.ssrc,
+        )
+        rtcp_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
+        if rtcp_ssrc is not None and remb is not None:
+            await receiver._send_rtcp(
+                RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0,
+                               fci=pack_remb_fci(*remb))
+            )
+    receiver._RTCRtpReceiver__active_ssrc[packet.ssrc] = clock.current_datetime()  # type: ignore[attr-defined]
+    if codec is None:
+        return
+    streams = receiver._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
+    statistics = streams.get(packet.ssrc)
+    if statistics is None:
+        statistics = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+    statistics.add(packet)
+    nack_generator = receiver._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
+    if media is not None and nack_generator is not None and nack_generator.add(media):
+        await receiver._send_rtcp_nack(media.ssrc, sorted(nack_generator.missing))
 
 
 def _unwrap(
