@@ -18,7 +18,7 @@ import { el } from "./dom.js";
 const $ = (selector) => document.querySelector(selector);
 // Several events in a burst (a class starting) make one re-read.
 const REFRESH_DELAY_MS = 250;
-// A safety net: status changes that no event announces (an upcoming class reaching its start).
+// The overview's statuses also change with the clock (an upcoming class reaching its start).
 const PERIODIC_REFRESH_MS = 20_000;
 const FEED_LABELS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", closed: "Disconnected" };
 
@@ -155,7 +155,9 @@ function main() {
       refreshSoon();
     }
   }, onFeedState);
-  setInterval(refresh, PERIODIC_REFRESH_MS);
+  setInterval(() => {
+    if (state.view === "overview") refresh();
+  }, PERIODIC_REFRESH_MS);
   window.aulaDashboard = {
     get state() {
       return structuredClone(state);
