@@ -99,7 +99,8 @@ async def start_server(directory: Path, redis_url: str) -> tuple[Subprocess, str
             "--redis-url", redis_url, "--data-dir", str(directory / "data"),
             "--api-key", API_KEY, "--secret", SECRET,
             "--ice-addresses", LOOPBACK, "--ice-allowed-networks", "127.0.0.0/8",
-            "--log-level", "WARNING"]
+            # A media node alone: at scale the workers run apart, and here one would share the cores.
+            "--no-worker", "--log-level", "WARNING"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     server = Subprocess("server", argv, directory / "server.log", env)
     base_url = f"http://{LOOPBACK}:{port}"
