@@ -247,3 +247,23 @@ async def fresh_group(server: "AulaServer", group: str) -> None:
 def summariser() -> ExtractiveSummariser:
     """The embedded default summariser, on the MiniLM model that ships in its pip package (loaded once)."""
     return ExtractiveSummariser(SentenceEmbedder())
+
+
+@pytest.fixture
+async def webhook_receiver():
+    """A school system's webhook endpoint on loopback: (body, headers) of each POST; set the status it answers."""
+    received: list[tuple[bytes, dict[str, str]]] = []
+    status = {"code": 200}
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((await request.read(), dict(request.headers)))
+        return web.Response(status=status["code"])
+
+    app = web.Application()
+    app.router.add_post("/hooks/aula", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}/hooks/aula", received, status
+    await runner.cleanup()
