@@ -10,6 +10,8 @@ from typing import Optional
 
 import redis.asyncio as aioredis
 
+from .child_process import die_with_parent
+
 logger = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 10.0
@@ -43,7 +45,7 @@ class EmbeddedRedis:
             self._executable, "--port", "0", "--unixsocket", str(self.socket_path),
             "--unixsocketperm", "700", "--dir", str(self._dir), "--appendonly", "yes",
             "--save", "", "--daemonize", "no", "--loglevel", "warning",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, preexec_fn=die_with_parent,
         )
         client = aioredis.from_url(self.url)
         deadline = asyncio.get_running_loop().time() + START_TIMEOUT_S

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from .child_process import die_with_parent
+
 logger = logging.getLogger(__name__)
 
 RESTART_DELAY_S = 2.0
@@ -31,7 +33,7 @@ class EmbeddedWorker:
 
     async def _keep_running(self) -> None:
         while not self._stopping:
-            self._process = await asyncio.create_subprocess_exec(*self._argv)
+            self._process = await asyncio.create_subprocess_exec(*self._argv, preexec_fn=die_with_parent)
             logger.info("embedded aula worker started (pid %d)", self._process.pid)
             code = await self._process.wait()
             if not self._stopping:

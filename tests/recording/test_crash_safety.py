@@ -27,7 +27,8 @@ def start_server(port: int, redis_url: str, data_dir: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--redis-url", redis_url,
          "--data-dir", str(data_dir), "--ice-addresses", "127.0.0.1", "--api-key", KEY,
-         "--secret", "crash-test-secret-long-enough-for-hs256"],
+         # No worker: it would work through the whole suite's events on the suite's Redis.
+         "--secret", "crash-test-secret-long-enough-for-hs256", "--no-worker"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
 

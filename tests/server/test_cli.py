@@ -92,6 +92,26 @@ def test_serve_runs_the_workflows_too_and_stops_them_with_it(tmp_path: Path):
     assert not processes_under("embedded-worker", data_dir), "the worker outlived the server"
 
 
+def test_a_server_killed_with_9_leaves_no_orphan_worker_or_redis(tmp_path: Path):
+    port = free_port()
+    data_dir = tmp_path / "data"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--api-key", "k",
+         "--data-dir", str(data_dir), "--ice-addresses", "127.0.0.1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
+    wait_for_health(port, process)
+    deadline = time.monotonic() + 20
+    while not processes_under("embedded-worker", data_dir):
+        assert time.monotonic() < deadline, "no embedded worker started"
+        time.sleep(0.2)
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+    while processes_under("embedded-worker", data_dir) or processes_under("redis-server", data_dir):
+        assert time.monotonic() < deadline, "a child outlived the killed server"
+        time.sleep(0.2)
+
+
 def test_flags_fall_back_to_environment_variables(monkeypatch):
     from server.config import parse_serve_args
 
