@@ -325,6 +325,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
                     axis.plot(*zip(*invalid), "x", color="red", markersize=10)
         if key == "latency_p95_ms":
             axis.axhline(FIT_P95_MS, color="grey", linestyle="--", linewidth=1)
+            axis.set_yscale("log")  # a saturated run's seconds next to a few milliseconds
         axis.set_title(title, fontsize=10)
         axis.set_xlabel("students (N)")
         axis.grid(alpha=0.3)
