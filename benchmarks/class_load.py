@@ -590,6 +590,22 @@ async def cancel_tasks(tasks: list[asyncio.Future[Any]], timeout_s: float = 5.0)
         await asyncio.wait(tasks, timeout=timeout_s)
 
 
+def add_load_arguments(parser: argparse.ArgumentParser, visible_videos: int) -> None:
+    """The options of the load and its window, the same for every benchmark that runs it."""
+    parser.add_argument("--visible-videos", type=int, default=visible_videos, metavar="K",
+                        help="each student keeps K videos enabled (the instructor's and K-1 "
+                             "classmates'), pausing the rest, as a browser pauses off-screen "
+                             f"tiles; the instructor keeps all. 0: every video (default {visible_videos})")
+    parser.add_argument("--duration", type=float, default=30.0, help="measurement window, s")
+    parser.add_argument("--warmup", type=float, default=10.0, help="after all tracks flow, s")
+    parser.add_argument("--flow-timeout", type=float, default=0.0,
+                        help="wait this long for every client's videos (default 30 s + 2 s × N)")
+    parser.add_argument("--receivers", choices=("count", "full"), default="count",
+                        help="load clients only count received packets (cheapest), or let "
+                             "aiortc process them as a browser would: receiver reports, NACKs "
+                             "and REMB back to the server (no decoding either way)")
+
+
 def loadavg() -> dict[str, Any]:
     """/proc/loadavg after the run: 1, 5, 15-minute load averages and runnable/total tasks."""
     fields = Path("/proc/loadavg").read_text().split()

@@ -45,6 +45,7 @@ from .class_load import (
     Scenario,
     Seat,
     Subprocess,
+    add_load_arguments,
     cancel_tasks,
     class_scenario,
     free_port,
@@ -441,11 +442,7 @@ def main() -> None:
         prog="python -m benchmarks.class_size",
         description="1 instructor (720p+Opus) + N students (360p+Opus) in one Aula room.")
     parser.add_argument("--students", type=int, nargs="+", default=[10, 30])
-    parser.add_argument("--duration", type=float, default=30.0, help="measurement window, s")
-    parser.add_argument("--warmup", type=float, default=10.0, help="after all tracks flow, s")
-    parser.add_argument("--flow-timeout", type=float, default=0.0,
-                        help="wait this long for every client to receive every track "
-                             "(default 30 s + 2 s per student)")
+    add_load_arguments(parser, visible_videos=0)
     parser.add_argument("--json", help="write results here")
     parser.add_argument("--profile-dir",
                         help="after each window, profile the server with py-spy into this folder")
@@ -456,20 +453,12 @@ def main() -> None:
                         help="also record a speedscope profile (a second py-spy run)")
     parser.add_argument("--record", action="store_true",
                         help="record the class (every track written to disk as it arrives)")
-    parser.add_argument("--visible-videos", type=int, default=0, metavar="K",
-                        help="each student keeps K videos enabled (the instructor's and K-1 "
-                             "classmates'), pausing the rest with update_subscription; the "
-                             "instructor keeps all. Default 0: every video enabled")
     parser.add_argument("--student-audio", choices=("quiet", "speech"), default="quiet",
                         help="students' microphones: on but quiet (room tone, the usual class) "
                              "or all talking at once (worst case for speaker selection)")
     parser.add_argument("--audio-level", action=argparse.BooleanOptionalAction, default=True,
                         help="publishers send the RFC 6464 audio level with each Opus packet, "
                              "as browsers do (aiortc does not for pre-encoded packets)")
-    parser.add_argument("--receivers", choices=("count", "full"), default="count",
-                        help="load clients only count received packets (cheapest), or let "
-                             "aiortc process them as a browser would: jitter buffer, receiver "
-                             "reports, NACKs, REMB (no decoding either way)")
     parser.add_argument("--uvloop", action=argparse.BooleanOptionalAction, default=True,
                         help="run the load generator on uvloop (the server uses it when installed)")
     args = parser.parse_args()

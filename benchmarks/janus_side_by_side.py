@@ -42,6 +42,7 @@ from .class_load import (
     Scenario,
     Seat,
     Subprocess,
+    add_load_arguments,
     class_scenario,
     fanout_scenario,
     hook_audio_level,
@@ -408,9 +409,7 @@ def main() -> None:
         prog="python -m benchmarks.janus_side_by_side",
         description="Aula and Janus (VideoRoom) under the same class-shaped load.")
     parser.add_argument("--students", type=int, nargs="*", default=[10, 20, 30, 40, 50])
-    parser.add_argument("--visible-videos", type=int, default=4, metavar="K",
-                        help="each student shows K videos (the instructor's and K-1 "
-                             "classmates'); 0: every video")
+    add_load_arguments(parser, visible_videos=4)
     parser.add_argument("--reference-viewers", type=int, default=20, metavar="N",
                         help="first, 1 publisher (360p + Opus) → N viewers; 0 to skip")
     parser.add_argument("--systems", nargs="+", choices=("aula", "janus"),
@@ -419,13 +418,6 @@ def main() -> None:
                         help="Janus subscribers take the talking microphones only (what Aula's "
                              "speaker selection forwards: the same packets) or every microphone "
                              "(N² audio streams that Janus forwards even when silent)")
-    parser.add_argument("--receivers", choices=("count", "full"), default="count",
-                        help="load clients only count received packets, or let aiortc process "
-                             "them (receiver reports, NACKs, REMB to the server), as a browser")
-    parser.add_argument("--duration", type=float, default=30.0, help="measurement window, s")
-    parser.add_argument("--warmup", type=float, default=10.0, help="after all tracks flow, s")
-    parser.add_argument("--flow-timeout", type=float, default=0.0,
-                        help="wait this long for every client's videos (default 30 s + 2 s × N)")
     parser.add_argument("--json", help="write results here")
     parser.add_argument("--plot", help="write a PNG plot here (needs matplotlib)")
     parser.add_argument("--profile-dir", help="profile Aula with py-spy after each window")
