@@ -105,6 +105,20 @@ async def _json_body(request: web.Request) -> Any:
         raise SessionInvalid(f"the body is not valid JSON: {exc}") from exc
 
 
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request's body, a JSON object; else a 400 `invalid_request` (the same body `error` writes)."""
+    try:
+        body = await _json_body(request)
+    except SessionInvalid as exc:
+        message = str(exc)
+    else:
+        if isinstance(body, dict):
+            return body
+        message = "the body must be a JSON object"
+    raise web.HTTPBadRequest(text=json.dumps({"error": {"code": "invalid_request", "message": message}}),
+                             content_type="application/json")
+
+
 def _base_url(request: web.Request, context: AppContext) -> str:
     if context.settings.public_url:
         return context.settings.public_url.rstrip("/")
@@ -177,10 +191,8 @@ async def create_join_token(request: web.Request) -> web.Response:
     session = await path_session(request)
     if session.ended:
         return error(409, "session_ended", "the session has ended")
+    body = await json_object(request)
     try:
-        body = await _json_body(request)
-        if not isinstance(body, dict):
-            raise SessionInvalid("the body must be a JSON object")
         identity, name = body.get("identity"), body.get("name", body.get("identity"))
         if not isinstance(identity, str) or not identity.strip() or len(identity) > 128:
             raise SessionInvalid("identity must be a non-empty string of at most 128 characters")
@@ -211,11 +223,8 @@ async def create_join_token(request: web.Request) -> web.Response:
 
 async def create_ops_token(request: web.Request) -> web.Response:
     context: AppContext = request.app[CONTEXT]
-    try:
-        body = await _json_body(request)
-    except SessionInvalid as exc:
-        return error(400, "invalid_request", str(exc))
-    if not isinstance(body, dict) or body.get("role") != "ops":
+    body = await json_object(request)
+    if body.get("role") != "ops":
         return error(400, "invalid_request", 'role must be "ops"; join tokens come from '
                      "/api/sessions/{id}/tokens")
     identity = body.get("identity")
@@ -239,11 +248,7 @@ async def recording_control(request: web.Request) -> web.Response:
     """Start or stop recording a live class: `{"action": "start" | "stop"}`."""
     context: AppContext = request.app[CONTEXT]
     session = await path_session(request)
-    try:
-        body = await _json_body(request)
-    except SessionInvalid as exc:
-        return error(400, "invalid_request", str(exc))
-    action = body.get("action") if isinstance(body, dict) else None
+    action = (await json_object(request)).get("action")
     if action not in ("start", "stop"):
         return error(400, "invalid_request", 'action must be "start" or "stop"')
     live = context.live.get(session.id)

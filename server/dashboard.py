@@ -25,7 +25,7 @@ from engagement.attendance import AttendanceRecord, summarise
 from events.bus import GLOBAL_STREAM, session_stream
 from events.event import EventType, parse_iso
 
-from .api import MAX_BODY_BYTES, error, path_session, student_record
+from .api import error, json_object, path_session, student_record
 from .attendance_store import AttendanceStore
 from .context import CONTEXT
 from .dashboard_feed import EventFeed, parse_last_id
@@ -231,13 +231,8 @@ async def list_flags(request: web.Request, grant: OpsGrant) -> web.Response:
 
 async def change_flag(request: web.Request, grant: OpsGrant) -> web.Response:
     """`{"action": "acknowledge" | "resolve" | "reopen", "note"?: "..."}`."""
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return error(413, "too_large", "the body is too large")
-    try:
-        body = json.loads(await request.read() or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return error(400, "invalid_request", "the body is not valid JSON")
-    action = body.get("action") if isinstance(body, dict) else None
+    body = await json_object(request)
+    action = body.get("action")
     if action not in STATE_ACTIONS:
         return error(400, "invalid_request", 'action must be "acknowledge", "resolve" or "reopen"')
     note = body.get("note", "")

@@ -8,17 +8,17 @@ guardians: approval publishes `summary.approved`, which the workflows act on.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Union
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
 from events import Event, EventType
 from summaries.store import SummaryConflict, SummaryEditInvalid, SummaryMissing, SummaryStore
 
-from .api import _json_body, error, path_session
+from .api import error, json_object, path_session
 from .context import CONTEXT, AppContext
 from .page_access import moderator_or_ops
-from .sessions import Session, SessionInvalid
+from .sessions import Session
 
 Decision = Callable[[AppContext, Session, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -49,9 +49,8 @@ async def _reject(context: AppContext, session: Session, by: str, body: dict[str
     return summary
 
 
-async def _decide(context: AppContext, session: Session, by: str, body: Any, decision: Decision) -> web.Response:
-    if not isinstance(body, dict):
-        return error(400, "invalid_request", "the body is a JSON object")
+async def _decide(context: AppContext, session: Session, by: str, body: dict[str, Any],
+                  decision: Decision) -> web.Response:
     try:
         return web.json_response(await decision(context, session, by, body))
     except SummaryMissing as exc:
@@ -80,11 +79,8 @@ def _api_action(decision: Decision) -> Callable[[web.Request], Awaitable[web.Res
     async def handler(request: web.Request) -> web.Response:
         context: AppContext = request.app[CONTEXT]
         session = await path_session(request)
-        try:
-            body = await _json_body(request)
-        except SessionInvalid as exc:
-            return error(400, "invalid_request", str(exc))
-        by = body.get("by") if isinstance(body, dict) else None
+        body = await json_object(request)
+        by = body.get("by")
         if by not in session.instructors:
             return error(400, "invalid_request", '"by" names the instructor who decides: one of the class\'s '
                                                  f"instructors ({', '.join(session.instructors) or 'none'})")
@@ -117,11 +113,7 @@ def _review_action(decision: Decision) -> Callable[[web.Request], Awaitable[web.
         if access.ops:
             return error(403, "forbidden", "only the class's instructors edit, approve or reject its summary")
         session = await path_session(request)
-        try:
-            body = await _json_body(request)
-        except SessionInvalid as exc:
-            return error(400, "invalid_request", str(exc))
-        return await _decide(request.app[CONTEXT], session, access.identity, body, decision)
+        return await _decide(request.app[CONTEXT], session, access.identity, await json_object(request), decision)
     return handler
 
 
