@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import signal
 import sys
@@ -14,3 +15,15 @@ def die_with_parent() -> None:
     kill -9, so no orphan goes on beside the one a restarted server starts."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+async def stop_process(process: asyncio.subprocess.Process, timeout_s: float) -> None:
+    """SIGTERM, and SIGKILL if it has not exited within `timeout_s`."""
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), timeout_s)
+    except asyncio.TimeoutError:
+        process.kill()
+        await process.wait()

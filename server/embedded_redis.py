@@ -10,7 +10,7 @@ from typing import Optional
 
 import redis.asyncio as aioredis
 
-from .child_process import die_with_parent
+from .child_process import die_with_parent, stop_process
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +66,5 @@ class EmbeddedRedis:
         logger.info("embedded redis-server at %s", self.url)
 
     async def stop(self) -> None:
-        if self._process is None or self._process.returncode is not None:
-            return
-        self._process.terminate()
-        try:
-            await asyncio.wait_for(self._process.wait(), 5)
-        except asyncio.TimeoutError:
-            self._process.kill()
-            await self._process.wait()
+        if self._process is not None:
+            await stop_process(self._process, 5)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from .child_process import die_with_parent
+from .child_process import die_with_parent, stop_process
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +42,8 @@ class EmbeddedWorker:
 
     async def stop(self) -> None:
         self._stopping = True
-        process = self._process
-        if process is not None and process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
-            except asyncio.TimeoutError:
-                process.kill()
-                await process.wait()
+        if self._process is not None:
+            await stop_process(self._process, STOP_TIMEOUT_S)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
