@@ -109,7 +109,6 @@ class ClassRecord:
     attendance_event_id: Optional[str] = None
     # identity → the worst connection_quality seen: (packet loss, event).
     worst_connection: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
-    hands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def at_s(self, event: dict[str, Any]) -> float:
         """An event's time in the class (seconds since `session.started`)."""
@@ -157,8 +156,6 @@ class ClassRecord:
         signal = data.get("signal")
         if signal == "chat_message" and (data.get("text") or "").strip():
             self.chat.append(ChatMessage(event["id"], who, self.at_s(event), data["text"].strip(), data.get("to")))
-        elif signal == "hand_raised":
-            self.hands.setdefault(who, []).append(event)
         elif signal == "connection_quality" and data.get("packet_loss") is not None:
             loss = float(data["packet_loss"])
             if loss > self.worst_connection.get(who, (-1.0, {}))[0]:

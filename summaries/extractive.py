@@ -52,6 +52,7 @@ know think see look one two three first next today lets let's that's it's we're 
 class ExtractiveSummariser:
     def __init__(self, embedder: Optional[SentenceEmbedder] = None) -> None:
         self._embedder = embedder or SentenceEmbedder()
+        self._action_examples = self._embedder.embed(ACTION_EXAMPLES)
         self.name = f"extractive:{self._embedder.name}"
 
     def summarise(self, lesson: Lesson) -> ClassSummary:
@@ -69,8 +70,7 @@ class ExtractiveSummariser:
         return ClassSummary(overview, topics, key_points, actions)
 
     def _action_items(self, sentences: list[Sentence], vectors: np.ndarray) -> list[Point]:
-        examples = self._embedder.embed(ACTION_EXAMPLES)
-        closeness = (vectors @ examples.T).max(1)
+        closeness = (vectors @ self._action_examples.T).max(1)
         chosen = [i for i, s in enumerate(sentences)
                   if s.utterance.role != "student" and (ACTION_CUES.search(s.text) or closeness[i] >= ACTION_SIMILARITY)]
         return [_point(f"action-{n}", sentences[i]) for n, i in enumerate(chosen, 1)]

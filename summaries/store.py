@@ -5,6 +5,7 @@ compare-and-set, so two reviewers cannot both approve a stale copy."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -47,7 +48,7 @@ class SummaryStore:
         """False if the session already has a summary (it is left as it is)."""
         created = await self._redis.set(_key(summary["session_id"]), json.dumps(summary), nx=True)
         if created:
-            self._mirror(summary)
+            await asyncio.to_thread(self._mirror, summary)
         return bool(created)
 
     async def edit(self, session_id: str, edits: Any, by: str) -> dict[str, Any]:
@@ -94,10 +95,11 @@ class SummaryStore:
                     break
                 except aioredis.WatchError:
                     continue
-        self._mirror(summary)
+        await asyncio.to_thread(self._mirror, summary)
         return summary
 
     def _mirror(self, summary: dict[str, Any]) -> None:
+        """summary.json, written whole (on a thread: a file write has no place on the event loop)."""
         if self._sessions_dir is None:
             return
         folder = self._sessions_dir / summary["session_id"]

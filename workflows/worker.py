@@ -115,7 +115,8 @@ class WorkflowWorker:
         session = await self.sessions.get(event["session_id"])
         if smtp is None or rule.template is None or summary is None or session is None:
             return
-        template = self.config.templates[rule.template]
+        template_name = rule.template
+        template = self.config.templates[template_name]
         guardians = {entry.identity: entry.guardian for entry in session.roster if entry.guardian}
         for student in summary["students"]:
             guardian = guardians.get(student["identity"])
@@ -123,8 +124,8 @@ class WorkflowWorker:
                 continue
             fields = summary_fields(summary, student, guardian.name)
             cause = {**event, "participant": student["identity"]}
-            await self._once(f"{event['id']}:{rule.template}:{student['identity']}", lambda: self._notify(
-                "email", rule.template or "summary", guardian.email, cause, lambda: send_email(
+            await self._once(f"{event['id']}:{template_name}:{student['identity']}", lambda: self._notify(
+                "email", template_name, guardian.email, cause, lambda: send_email(
                     smtp, guardian.email, template.subject.format_map(fields), template.body.format_map(fields),
                     f"{event['id']}-{student['identity']}", self.config.send_timeout_s)))
 
@@ -171,9 +172,9 @@ class WorkflowWorker:
         risk = assess(await self.records.sessions(identity))
         previous = await self.records.set_risk(identity, {**risk.to_dict(), "updated_at": iso(time.time())})
         if risk.level == "at_risk" and (previous or {}).get("level") != "at_risk":
-            await self._bus.publish(Event(EventType.FLAG_RAISED, cause["session_id"], {
+            await self._publish(EventType.FLAG_RAISED, {**cause, "participant": identity}, {
                 "kind": "at_risk", "reason": "; ".join(risk.reasons), "severity": "warning",
-                "cause_event_id": cause["id"]}, identity))
+                "cause_event_id": cause["id"]})
 
     # -- notices ----------------------------------------------------------------------------
 
