@@ -140,6 +140,12 @@ class AulaServer:
             assert response.status == 201, await response.text()
             return await response.json()
 
+    async def end_session(self, session_id: str) -> dict[str, Any]:
+        """`POST /api/sessions/{id}/end`, as the instructor's "End class" does; the ended session."""
+        async with self.http.post(f"{self.base_url}/api/sessions/{session_id}/end", headers=self.headers) as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
     @property
     def sfu(self):  # type: ignore[no-untyped-def]
         return self.app[CONTEXT].sfu

@@ -37,9 +37,7 @@ async def test_a_recorded_class_exports_to_one_file_with_every_voice_and_camera(
     await asyncio.sleep(4.0)
     await bob.close()
     await ann.close()
-    async with aula_server.http.post(f"{aula_server.base_url}/api/sessions/{session['id']}/end",
-                                     headers=aula_server.headers) as response:
-        assert response.status == 200
+    await aula_server.end_session(session["id"])
     session_dir = aula_server.data_dir / "sessions" / session["id"]
     output = session_dir / "export.mp4"
     result = await asyncio.to_thread(subprocess.run, [

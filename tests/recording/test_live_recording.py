@@ -100,9 +100,7 @@ async def test_a_session_set_to_record_records_from_the_first_join_until_the_end
                                         (m["type"] == "joined" and m["recording"]["active"]))
         assert notice.get("active", True)
         await asyncio.sleep(2.0)
-        async with aula_server.http.post(f"{aula_server.base_url}/api/sessions/{session['id']}/end",
-                                         headers=aula_server.headers) as response:
-            assert response.status == 200
+        await aula_server.end_session(session["id"])
     finally:
         await student.close()
     events = await aula_server.session_events(session["id"])
@@ -144,9 +142,7 @@ async def test_an_h264_camera_is_recorded_as_mpeg_ts_and_decodes(aula_server):
                          options=ClientOptions(decode=False, video_codec="video/H264"))
     try:
         await asyncio.sleep(3.0)
-        async with aula_server.http.post(f"{aula_server.base_url}/api/sessions/{session['id']}/end",
-                                         headers=aula_server.headers) as response:
-            assert response.status == 200
+        await aula_server.end_session(session["id"])
     finally:
         await student.close()
     folder = aula_server.data_dir / "sessions" / session["id"] / "recordings"

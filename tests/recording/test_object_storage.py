@@ -64,9 +64,7 @@ async def test_finished_recordings_go_to_the_object_store_and_deletions_follow(r
         await asyncio.sleep(2.0)
         for client in clients:
             await client.close()
-        async with server.http.post(f"{server.base_url}/api/sessions/{session['id']}/end",
-                                    headers=server.headers) as response:
-            assert response.status == 200
+        await server.end_session(session["id"])
         folder = server.data_dir / "sessions" / session["id"] / "recordings"
         tracks = {t.participant: t for t in read_manifest(folder)}
         for track in tracks.values():

@@ -31,9 +31,7 @@ async def test_a_recorded_class_is_transcribed_again_from_its_recordings(aula_se
     await asyncio.sleep(len(speech) / AUDIO_RATE + 0.5)
     await student.close()
     await teacher.close()
-    async with aula_server.http.post(f"{aula_server.base_url}/api/sessions/{session['id']}/end",
-                                     headers=aula_server.headers) as response:
-        assert response.status == 200
+    await aula_server.end_session(session["id"])
     session_dir = aula_server.data_dir / "sessions" / session["id"]
     microphone = next(t for t in read_manifest(session_dir / "recordings") if t.participant == "sam")
 

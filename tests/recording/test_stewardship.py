@@ -24,8 +24,7 @@ async def recorded_class(server, **settings):
         assert response.status == 409  # still being recorded
     for client in clients:
         await client.close()
-    async with server.http.post(f"{url}/end", headers=server.headers) as response:
-        assert response.status == 200
+    await server.end_session(session["id"])
     return session, server.data_dir / "sessions" / session["id"] / "recordings"
 
 

@@ -171,8 +171,7 @@ async def test_the_overview_counts_who_is_in_the_room_as_people_join_and_leave(a
     assert row(after, session["id"])["present"] == 0 and row(after, session["id"])["joined"] == 1
     await teacher.close()
 
-    async with server.http.post(f"{server.base_url}/api/sessions/{session['id']}/end", headers=server.headers):
-        pass
+    await server.end_session(session["id"])
     ended = await get_json(server, ops, "/api/dashboard/sessions")
     assert row(ended, session["id"])["status"] == "ended"
 

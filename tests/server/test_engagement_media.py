@@ -17,9 +17,7 @@ SILENCE_S = 1.5
 
 
 async def end_and_snapshots(server, session_id: str) -> dict[str, dict]:
-    async with server.http.post(f"{server.base_url}/api/sessions/{session_id}/end",
-                                headers=server.headers) as response:
-        assert response.status == 200
+    await server.end_session(session_id)
     events = await server.session_events(session_id)
     return {e["participant"]: e["data"] for e in events if e["type"] == "engagement.snapshot"}
 

@@ -43,9 +43,7 @@ async def test_a_class_produces_valid_events_in_order(aula_server):
     await sam.wait_for_tracks(2)
     await sam.close()
     await aula_server.wait_for_event(session["id"], lambda e: e["type"] == "participant.left")
-    async with aula_server.http.post(f"{aula_server.base_url}/api/sessions/{session['id']}/end",
-                                     headers=aula_server.headers) as response:
-        assert response.status == 200
+    await aula_server.end_session(session["id"])
     await teacher.close()
     events = await aula_server.session_events(session["id"])
     for event in events:

@@ -60,8 +60,7 @@ async def test_a_class_summary_is_drafted_reviewed_approved_and_sent_to_each_gua
         workers = asyncio.gather(workflows.run(stop), summaries.run(stop))
         try:
             await run_class(server, sid)
-            async with server.http.post(f"{server.base_url}/api/sessions/{sid}/end", headers=server.headers) as r:
-                assert r.status == 200
+            await server.end_session(sid)
             await server.wait_for_event(sid, lambda e: e["type"] == "summary.draft", timeout=60)
             summary = await get_summary(server, sid)
             events = await server.session_events(sid)

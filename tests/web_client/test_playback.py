@@ -25,8 +25,7 @@ async def test_export_then_watch_with_the_transcript_and_seek_by_clicking_a_line
     teacher_token = (await server.token(session["id"], "ms-lee", role="instructor"))["token"]
     await asyncio.sleep(4.0)
     await student.close()
-    async with server.http.post(f"{server.base_url}/api/sessions/{session['id']}/end", headers=server.headers):
-        pass
+    await server.end_session(session["id"])
     # What the live transcript would hold (the test model's words are noise).
     session_dir = server.data_dir / "sessions" / session["id"]
     TranscriptFiles(session_dir, session["id"]).replace_all([
