@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from aiohttp import web
 
@@ -29,12 +30,15 @@ from .live_transcription import SpeechServices
 from .loop_monitor import LoopLagMonitor
 from .playback import Exports, add_playback_routes
 from .rate_limit import JoinLimiter
+from .recovery import LiveClasses, LiveClassesFile, resume
 from .review import add_review_routes
 from .sessions import SessionStore
 from .signaling import rtc_socket
 from .tokens import TokenIssuer
 
 logger = logging.getLogger(__name__)
+
+LIVE_CLASSES = web.AppKey("live_classes", LiveClassesFile)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -53,7 +57,9 @@ def create_app(settings: Settings) -> web.Application:
 
 async def _close_rooms(app: web.Application) -> None:
     """Before aiohttp waits for open handlers: end every participant's socket (their rooms
-    close with reason server_shutdown; clients reconnect to wherever the class moves)."""
+    close with reason server_shutdown; clients reconnect to wherever the class moves). live.json
+    stops first: it keeps the classes as they ran, for the next process to resume."""
+    await app[LIVE_CLASSES].close()
     await app[CONTEXT].sfu.close()
 
 
@@ -95,7 +101,12 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
         live = LiveSessions(sessions, bus, redis, sfu, speech, storage, settings.data_dir,
                             settings.end_grace_s, settings.snapshot_interval_s,
                             settings.panel_interval_s, settings.video_sample_interval_s)
+        # Before the timers (a class's end may be due) and before any connection (a rejoin).
+        resumed = await _resume_classes(settings, sessions, live, bus, redis)
         live.start()
+        live_classes = LiveClassesFile(settings.data_dir, sfu, live, resumed)
+        live_classes.start()
+        app[LIVE_CLASSES] = live_classes
         worker = EmbeddedWorker(redis_url, settings.data_dir) if settings.embedded_worker else None
         if worker is not None:
             worker.start()
@@ -111,6 +122,7 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
         finally:
             if worker is not None:
                 await worker.stop()
+            await live_classes.close()
             await live.close()
             await sfu.close()
             await asyncio.to_thread(speech.close)
@@ -121,3 +133,16 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
                 await embedded.stop()
 
     return context
+
+
+async def _resume_classes(settings: Settings, sessions: SessionStore, live: LiveSessions, bus: EventBus,
+                          redis: aioredis.Redis) -> list[str]:
+    """The classes the previous process ran here (killed or stopped) go on."""
+    previous = await asyncio.to_thread(LiveClasses.read, settings.data_dir)
+    if previous is None:
+        return []
+    try:
+        return await resume(previous, sessions, live, bus, redis)
+    except (RedisError, OSError) as exc:
+        logger.warning("Redis unreachable (%s): the classes of the previous process start afresh", exc)
+        return []

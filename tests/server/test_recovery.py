@@ -1,0 +1,47 @@
+"""A restart takes over the classes of the process before it (tests/faults/test_server_kill.py: after kill -9)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from client import ClientOptions
+from recording.manifest import read_manifest
+from tests.conftest import RedisServer, loopback_settings, running_aula
+from tests.media.test_forwarding import join
+from tests.server.test_live_session import of_type, roster, seconds
+from tests.synthetic import EncodedVideoTrack
+
+
+async def test_a_class_goes_on_after_a_clean_restart(redis_server: RedisServer, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    recordings = data_dir / "sessions"
+    async with running_aula(loopback_settings(redis_server.url, data_dir)) as first:
+        session = await first.create_session(roster=roster("sam"), settings={"recording": True})
+        sid = session["id"]
+        sam = await join(first, sid, "sam", {"camera": EncodedVideoTrack()}, options=ClientOptions(decode=False))
+        await first.wait_for_event(sid, lambda e: e["type"] == "track.published")
+    await sam.close(leave=False)  # the shutdown closed its socket
+    recordings = data_dir / "sessions" / sid / "recordings"
+    (before,) = read_manifest(recordings)
+
+    async with running_aula(loopback_settings(redis_server.url, data_dir)) as second:
+        sam = await join(second, sid, "sam", {"camera": EncodedVideoTrack()}, options=ClientOptions(decode=False))
+        try:
+            await second.wait_for_event(sid, lambda e: e["type"] == "track.published" and e["ts"] > before.started_at)
+        finally:
+            await sam.close()
+        ended = await second.end_session(sid)
+        await second.wait_for_event(sid, lambda e: e["type"] == "session.ended")
+        events: list[dict[str, Any]] = await second.session_events(sid)
+
+    (started,) = of_type(events, "session.started")
+    (finished,) = of_type(events, "session.ended")
+    assert finished["data"]["duration_s"] == pytest.approx(ended["ended_at"] - seconds(started["data"]["started_at"]), abs=0.05)
+    assert [e["data"]["reason"] for e in of_type(events, "participant.left")] == ["server_shutdown", "left"]
+    assert len(of_type(events, "recording.started")) == 2  # on again after the restart
+    tracks = read_manifest(recordings)
+    assert [t.participant for t in tracks] == ["sam", "sam"] and tracks[0].file == before.file
+    assert tracks[1].offset_s > tracks[0].offset_s
