@@ -186,6 +186,31 @@ def _unwrap(
     return unwrap_rtx(packet, payload_type=apt, ssrc=media_ssrc)
 
 
+def datagrams_heard(pc: RTCPeerConnection) -> int:
+    """How many datagrams `pc` has had from its remote peer: DTLS, SRTP and SRTCP (aiortc's
+    transport counter) and STUN requests (counted from the first call on: consent checks keep
+    coming from a live peer that sends no media)."""
+    heard = 0
+    for dtls in pc._RTCPeerConnection__dtlsTransports:  # type: ignore[attr-defined]
+        heard += dtls._RTCDtlsTransport__rx_packets
+        heard += _stun_requests(dtls.transport._connection)
+    return heard
+
+
+def _stun_requests(connection: aioice.ice.Connection) -> int:
+    counter: Optional[list[int]] = connection.__dict__.get("_aula_stun_requests")
+    if counter is None:
+        counter = connection.__dict__["_aula_stun_requests"] = [0]
+        original = connection.request_received
+
+        def counted(*args: object) -> None:
+            counter[0] += 1
+            original(*args)  # type: ignore[arg-type]
+
+        connection.request_received = counted  # type: ignore[method-assign]
+    return counter[0]
+
+
 def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
     """Send a PLI to the publisher of `media_ssrc` through its receiver."""
     asyncio.ensure_future(receiver._send_rtcp_pli(media_ssrc))

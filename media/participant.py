@@ -21,6 +21,7 @@ from aiortc.sdp import candidate_from_sdp
 from events.event import iso
 
 from . import aiortc_hooks
+from .connectivity import Connectivity
 from .exceptions import MediaError, NegotiationError, NotFound, PermissionDenied
 from .ice_policy import IcePolicy
 from .permissions import Permissions, Role, Source
@@ -61,6 +62,7 @@ class Participant:
         self.signal = signal
         self.closed = False
         self._closed_event = asyncio.Event()
+        self.connectivity = Connectivity()
         self.publications: dict[str, Publication] = {}
         self.subscriptions: dict[str, Subscription] = {}
         self._ice_policy = ice_policy
@@ -81,8 +83,13 @@ class Participant:
         return {
             "identity": self.identity, "name": self.name, "role": self.role.value,
             "sid": self.sid, "joined_at": iso(self.joined_at),
+            "connection": "lost" if self.connectivity.lost else "ok",
             "tracks": [p.describe() for p in self.publications.values()],
         }
+
+    def datagrams_heard(self) -> int:
+        return (aiortc_hooks.datagrams_heard(self.publisher_pc)
+                + aiortc_hooks.datagrams_heard(self.subscriber_pc))
 
     def publication_for(self, source: Source) -> Optional[Publication]:
         for publication in self.publications.values():

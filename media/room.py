@@ -9,6 +9,7 @@ from typing import Any, Callable, Optional
 
 from engagement.speaking import ActiveSpeakerDetector
 
+from .connectivity import Change
 from .exceptions import JoinRefused, NotFound, PermissionDenied
 from .ice_policy import IcePolicy
 from .participant import Participant, Signal
@@ -19,6 +20,7 @@ from .room_observer import RoomObserver
 logger = logging.getLogger(__name__)
 
 SPEAKER_INTERVAL_S = 0.25
+CONNECTIVITY_INTERVAL_S = 1.0
 # Microphones forwarded at once in a big room: the loudest speakers, as Google Meet does.
 # Silence from everyone else is not forwarded (no sequence gaps: the rewriters re-base).
 AUDIBLE_SPEAKERS = 3
@@ -48,6 +50,7 @@ class Room:
         self._speakers = ActiveSpeakerDetector()
         self._last_speakers: list[str] = []
         self._speaker_task = asyncio.ensure_future(self._watch_speakers())
+        self._connectivity_task = asyncio.ensure_future(self._watch_connectivity())
         # Participants whose socket dropped, kept for a reconnect grace: identity → timer.
         self._graces: dict[str, asyncio.TimerHandle] = {}
 
@@ -68,12 +71,13 @@ class Room:
     ) -> Participant:
         self.check_admission(identity, role)
         previous = self.participants.get(identity)
+        participant = Participant(identity, name, role, permissions, signal, self._ice_policy,
+                                  self._publication_added, self._publication_removed)
         if previous is not None:
+            participant.connectivity.continue_from(previous.connectivity, time.time())
             # The old connection (another tab, a page that did not notice its reload) is told why.
             previous.signal({"type": "participant_left", "identity": identity, "reason": "replaced"})
             await self._remove(previous, "replaced")
-        participant = Participant(identity, name, role, permissions, signal, self._ice_policy,
-                                  self._publication_added, self._publication_removed)
         others = list(self.participants.values())
         self.participants[identity] = participant
         rejoin = identity in self._admitted
@@ -112,6 +116,20 @@ class Room:
         if previous is not None:
             previous.cancel()
         self._graces[participant.identity] = asyncio.get_running_loop().call_later(grace_s, expire)
+
+    async def _watch_connectivity(self) -> None:
+        while True:
+            await asyncio.sleep(CONNECTIVITY_INTERVAL_S)
+            now = time.time()
+            for participant in list(self.participants.values()):
+                change = participant.connectivity.poll(participant.datagrams_heard(), now)
+                if change is None:
+                    continue
+                if change is Change.LOST:
+                    self._observe("connection_lost", participant)
+                else:
+                    self._observe("connection_restored", participant)
+                self.participant_updated(participant)
 
     async def leave(self, participant: Participant, reason: str = "left") -> None:
         if self.participants.get(participant.identity) is participant:
@@ -233,6 +251,7 @@ class Room:
             return
         self.closed = True
         self._speaker_task.cancel()
+        self._connectivity_task.cancel()
         for grace in self._graces.values():
             grace.cancel()
         self._graces.clear()

@@ -21,6 +21,14 @@ class RoomObserver:
     def participant_left(self, participant: "Participant", reason: str) -> None:
         """A participant left, was removed, replaced, disconnected, or the room closed."""
 
+    def connection_lost(self, participant: "Participant") -> None:
+        """Nothing has been heard from the participant's network for a while (it may still
+        hold its signaling socket); `participant.connectivity.lost_since` is when it went silent."""
+
+    def connection_restored(self, participant: "Participant") -> None:
+        """A lost participant is heard again; also the first media of a connection that
+        replaced a lost (or silent) one."""
+
     def track_published(self, participant: "Participant", publication: "Publication") -> None:
         """A participant started sending a track."""
 

@@ -150,6 +150,14 @@ class LiveSession(RoomObserver):
         activity = self.activity.activity(participant.identity, participant.name,
                                           participant.role.value)
         activity.visible.set(True, now)
+        if participant.connectivity.lost:
+            return  # back from a network drop: present again once its media is (connection_restored)
+        self._enter(participant, rejoin, now)
+
+    def connection_restored(self, participant: Participant) -> None:
+        self._enter(participant, True, time.time())
+
+    def _enter(self, participant: Participant, rejoin: bool, now: float) -> None:
         self.emit(EventType.PARTICIPANT_JOINED, {
             "name": participant.name, "role": participant.role.value,
             "participant_sid": participant.sid, "rejoin": rejoin}, participant.identity, now)
@@ -174,7 +182,15 @@ class LiveSession(RoomObserver):
         # A reload (replaced) is the same person coming straight back: the hand stays up.
         if reason != "replaced" and self.hands.lower(participant.identity):
             self._broadcast_hands()
-        self._jobs.put_nowait(lambda: self._record_leave(participant, reason, now))
+        if participant.connectivity.lost:
+            return  # its leave was recorded when its network went (connection_lost)
+        # A connection that went silent before its socket closed left when it went silent.
+        at = participant.connectivity.absent_since(now) or now
+        self._jobs.put_nowait(lambda: self._record_leave(participant, reason, at))
+
+    def connection_lost(self, participant: Participant) -> None:
+        at = participant.connectivity.lost_since or time.time()
+        self._jobs.put_nowait(lambda: self._record_leave(participant, "connection_lost", at))
 
     async def _record_leave(self, participant: Participant, reason: str, now: float) -> None:
         record = await self.attendance.get(participant.identity)

@@ -284,7 +284,7 @@ INVALID = [
     ("participant.joined", None, set_in("type", "participant.waved"), "type"),
     ("participant.joined", None, set_in("extra", True), "extra"),
     ("participant.joined", None, drop("data"), "data"),
-    ("participant.left", None, set_in("data.reason", "server_shutdown"), "data.reason"),
+    ("participant.left", None, set_in("data.reason", "vanished"), "data.reason"),
     ("participant.left", None, set_in("data.duration_s", -1), "data.duration_s"),
     ("session.started", None, set_in("participant", "sam"), "participant"),
     ("session.started", None, set_in("data.scheduled_start", "2026-11-25T16:00:00+01:00"), "data.scheduled_start"),

@@ -746,7 +746,9 @@ export class Classroom extends EventTarget {
   _showParticipant(participant) {
     this.view.showParticipant(participant);
     const live = (source) => (participant.tracks ?? []).some((t) => t.source === source && !t.muted);
-    this.view.setIndicators(participant.identity, { micMuted: !live("microphone"), cameraOff: !live("camera") });
+    this.view.setIndicators(participant.identity, {
+      micMuted: !live("microphone"), cameraOff: !live("camera"), connectionLost: participant.connection === "lost",
+    });
   }
 
   /** Put each received track in its participant's tile (or on the stage, for screens). */

@@ -97,12 +97,14 @@ export class RoomView {
     return tile;
   }
 
-  /** Show whether the participant's microphone is muted and camera is off. */
-  setIndicators(identity, { micMuted, cameraOff }) {
+  /** Show whether the participant's microphone is muted, camera is off, and whether the
+   * server has lost its network (its picture is frozen until it comes back). */
+  setIndicators(identity, { micMuted, cameraOff, connectionLost = false }) {
     const tile = this._tiles.get(identity);
     if (!tile) return;
     tile.dataset.micMuted = String(Boolean(micMuted));
     tile.dataset.cameraOff = String(Boolean(cameraOff));
+    tile.dataset.connection = connectionLost ? "lost" : "ok";
   }
 
   removeParticipant(identity) {
