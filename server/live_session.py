@@ -158,17 +158,18 @@ class LiveSession(RoomObserver):
         self._enter(participant, True, time.time())
 
     def _enter(self, participant: Participant, rejoin: bool, now: float) -> None:
-        self.emit(EventType.PARTICIPANT_JOINED, {
-            "name": participant.name, "role": participant.role.value,
-            "participant_sid": participant.sid, "rejoin": rejoin}, participant.identity, now)
-        self._jobs.put_nowait(lambda: self._record_join(participant, now))
+        self._jobs.put_nowait(lambda: self._record_join(participant, rejoin, now))
 
-    async def _record_join(self, participant: Participant, now: float) -> None:
+    async def _record_join(self, participant: Participant, rejoin: bool, now: float) -> None:
         record = await self.attendance.get(participant.identity) or AttendanceRecord(
             participant.identity, participant.name, participant.role.value)
         first = record.first_join is None
-        record.join(now)
+        # A rejoin is per person, not per room: after a restart the room is new, the record is not.
+        rejoin = record.join(now) or rejoin
         await self.attendance.save(record)
+        await self._bus.publish(Event(EventType.PARTICIPANT_JOINED, self.session.id, {
+            "name": participant.name, "role": participant.role.value,
+            "participant_sid": participant.sid, "rejoin": rejoin}, participant.identity, now))
         if first and participant.role.value == "student" and now > self.policy.late_at:
             await self._bus.publish(Event(EventType.ATTENDANCE_LATE, self.session.id, {
                 "name": participant.name, "joined_at": iso(now),
