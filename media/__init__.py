@@ -8,12 +8,12 @@ from .exceptions import JoinRefused, MediaError, NegotiationError, NotFound, Per
 from .participant import Participant
 from .permissions import Permissions, Role, Source
 from .publication import Publication
-from .room import Room
+from .room import Admission, Room
 from .room_observer import RoomObserver
 from .sfu import SFU
 from .subscription import Subscription
 
 __all__ = [
-    "SFU", "Room", "RoomObserver", "Participant", "Publication", "Subscription", "Permissions", "Role",
+    "SFU", "Admission", "Room", "RoomObserver", "Participant", "Publication", "Subscription", "Permissions", "Role",
     "Source", "MediaError", "NegotiationError", "NotFound", "PermissionDenied", "JoinRefused",
 ]

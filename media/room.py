@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from engagement.speaking import ActiveSpeakerDetector
@@ -24,6 +25,16 @@ CONNECTIVITY_INTERVAL_S = 1.0
 # Microphones forwarded at once in a big room: the loudest speakers, as Google Meet does.
 # Silence from everyone else is not forwarded (no sequence gaps: the rewriters re-base).
 AUDIBLE_SPEAKERS = 3
+
+
+@dataclass
+class Admission:
+    """Who may enter: kept across a server restart, so a removed student stays out."""
+
+    locked: bool = False
+    # Identities that were in the room: they may come back while it is locked.
+    admitted: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
 
 
 class Room:
@@ -56,6 +67,14 @@ class Room:
 
     def describe(self) -> dict[str, Any]:
         return {"session_id": self.session_id, "title": self.title, "locked": self.locked}
+
+    def admission(self) -> Admission:
+        return Admission(self.locked, sorted(self._admitted), sorted(self._removed))
+
+    def restore_admission(self, admission: Admission) -> None:
+        self.locked = admission.locked
+        self._admitted.update(admission.admitted)
+        self._removed.update(admission.removed)
 
     def check_admission(self, identity: str, role: Role) -> None:
         if self.closed:

@@ -117,6 +117,17 @@ class SessionRecording:
             await asyncio.to_thread(self.manifest.put, finished)
         return finished
 
+    async def close(self) -> None:
+        """A shutdown: finish the files written so far, so none is left half-listed for the
+        next process (which resumes the recording in new files)."""
+        entries = list(self._recorders.values())
+        self._recorders.clear()
+        finishing, self._finishing = self._finishing, []
+        await asyncio.gather(*finishing, *(self._finish(*entry) for entry in entries))
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
     async def stop(self, by: Optional[str], reason: str) -> bool:
         """Returns False if it was not recording."""
         if not self.active:

@@ -25,7 +25,7 @@ from engagement.polls import Poll, PollInvalid
 from events import Event, EventType
 from events.bus import EventBus
 from events.event import iso, new_event_id, parse_iso
-from media import SFU, MediaError, Participant, PermissionDenied, Publication, Room, RoomObserver, Source
+from media import SFU, Admission, MediaError, Participant, PermissionDenied, Publication, Room, RoomObserver, Source
 from media.exceptions import NotFound
 from media.video_tap import FrameWorker
 
@@ -62,6 +62,8 @@ class LiveSession(RoomObserver):
                  speech: SpeechServices, storage: RecordingStorage, session_dir: Path) -> None:
         self.session = session
         self.room: Optional[Room] = None
+        # Taken over from a process that died mid-class, for the room this one opens.
+        self.carried_admission: Optional[Admission] = None
         self.policy = attendance_policy(session)
         self.attendance = AttendanceStore(redis, session.id)
         self.activity = ActivityTracker()
@@ -121,6 +123,9 @@ class LiveSession(RoomObserver):
     def open_room(self, sfu: SFU) -> Room:
         if self.room is None or self.room.closed:
             self.room = sfu.room(self.session.id, self.session.title, observer=self)
+            if self.carried_admission is not None:
+                self.room.restore_admission(self.carried_admission)
+                self.carried_admission = None
         return self.room
 
     def joined_extra(self, identity: str, moderator: bool) -> dict[str, Any]:
@@ -514,6 +519,7 @@ class LiveSession(RoomObserver):
         for ticker in self._tickers:
             ticker.cancel()
         await asyncio.gather(*self._tickers, return_exceptions=True)
+        await self.recording.close()
         if not self._worker.done():
             self._jobs.put_nowait(None)
             try:

@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 
 from events import Event, EventType
 from events.bus import EventBus
-from media import SFU
+from media import SFU, Admission
 
 from .attendance_store import AttendanceStore
 from .live_session import LiveSessions
@@ -44,6 +44,8 @@ class LiveClass:
     recording_by: Optional[str]
     # identity → participant sid, for the participant.left of an interval a kill cut.
     participants: dict[str, str] = field(default_factory=dict)
+    # The room's lock, and who was let in or removed: a removed student stays out.
+    admission: Admission = field(default_factory=Admission)
 
 
 @dataclass
@@ -55,7 +57,9 @@ class LiveClasses:
     def read(cls, data_dir: Path) -> Optional["LiveClasses"]:
         try:
             document = json.loads((data_dir / LIVE_FILE).read_text(encoding="utf-8"))
-            return cls(document["written_at"], [LiveClass(**c) for c in document["classes"]])
+            return cls(document["written_at"], [
+                LiveClass(**{**c, "admission": Admission(**c.get("admission", {}))})
+                for c in document["classes"]])
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError):
@@ -85,11 +89,12 @@ class LiveClassesFile:
                 self._resumed.discard(session_id)  # ended (or never started)
                 continue
             room = session.room
-            participants = {} if room is None or room.closed else {
-                p.identity: p.sid for p in room.participants.values()}
+            open_room = room is not None and not room.closed
+            participants = {p.identity: p.sid for p in room.participants.values()} if open_room else {}
+            admission = room.admission() if open_room else session.carried_admission or Admission()
             recording = session.recording.state()
             classes.append(LiveClass(session_id, session.opened_at, recording["active"],
-                                     recording["started_by"], participants))
+                                     recording["started_by"], participants, admission))
         return LiveClasses(time.time(), classes)
 
     def _write(self, classes: LiveClasses) -> None:
@@ -128,6 +133,7 @@ async def resume(previous: LiveClasses, sessions: SessionStore, live: LiveSessio
         await _close_cut_intervals(AttendanceStore(redis, session.id), bus, listed, previous.written_at)
         running = live.live(session)
         running.opened_at = listed.opened_at
+        running.carried_admission = listed.admission
         if listed.recording:
             running.recording.start(listed.recording_by, [])
         resumed.append(session.id)

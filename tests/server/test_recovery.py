@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from client import ClientOptions
+from client import ClientOptions, RtcClient, SignalingError
 from recording.manifest import read_manifest
 from tests.conftest import RedisServer, loopback_settings, running_aula
 from tests.media.test_forwarding import join
@@ -45,3 +45,29 @@ async def test_a_class_goes_on_after_a_clean_restart(redis_server: RedisServer, 
     tracks = read_manifest(recordings)
     assert [t.participant for t in tracks] == ["sam", "sam"] and tracks[0].file == before.file
     assert tracks[1].offset_s > tracks[0].offset_s
+
+
+async def test_a_removed_student_stays_out_of_a_locked_room_after_a_restart(
+        redis_server: RedisServer, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    async with running_aula(loopback_settings(redis_server.url, data_dir)) as first:
+        sid = (await first.create_session(roster=roster("sam", "kim", "lee")))["id"]
+        teacher = await join(first, sid, "rivera", role="instructor")
+        sam = await join(first, sid, "sam")
+        kim = await join(first, sid, "kim")
+        await teacher.send({"type": "moderate", "action": "remove", "identity": "sam"})
+        await sam.wait_for(lambda m: m["type"] == "removed")
+        await teacher.send({"type": "moderate", "action": "lock"})
+        await kim.wait_for(lambda m: m["type"] == "room_updated" and m["room"]["locked"])
+    for client in (teacher, sam, kim):
+        await client.close(leave=False)
+
+    async with running_aula(loopback_settings(redis_server.url, data_dir)) as second:
+        for identity, refusal in (("sam", "removed"), ("lee", "room_locked")):
+            client = RtcClient(second.base_url, (await second.token(sid, identity))["token"])
+            with pytest.raises(SignalingError) as refused:
+                await client.connect()
+            assert refused.value.code == refusal
+            await client.close()
+        kim = await join(second, sid, "kim")  # was in the room: may come back while it is locked
+        await kim.close()
