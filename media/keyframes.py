@@ -6,8 +6,12 @@ import asyncio
 import time
 from typing import Callable, Optional
 
-# mediasoup's KeyFrameRequestManager: at most one request per second per publisher.
+# mediasoup's KeyFrameRequestManager: an unanswered request is sent again after a second.
 MIN_REQUEST_INTERVAL_S = 1.0
+# After a keyframe has answered a request, the next may go this much later: joins in quick
+# succession each get a keyframe promptly. Not sooner: libwebrtc senders ignore a request that
+# comes within 300 ms of the last one they acted on (kMinKeyframeSendIntervalMs).
+MIN_ANSWERED_INTERVAL_S = 0.3
 
 H264_STAP_A = 24
 H264_FU_A = 28
@@ -75,33 +79,56 @@ def keyframe_detector(mime_type: str) -> Callable[[bytes], bool]:
 
 
 class KeyframeRequester:
-    """Sends keyframe requests to a publisher, at most one per interval.
+    """Sends keyframe requests (PLI) to a publisher: one outstanding at a time.
 
-    A request inside the interval is not dropped: it is deferred to the interval's end, so a
-    subscriber that joins just after another still gets its keyframe promptly.
+    Requests made while one is outstanding join it. A keyframe answers it (`keyframe_received`):
+    the next request may then go out `min_interval_s` after that keyframe, so a subscriber that
+    joins just after another is not kept waiting, and a receiver that keeps asking still cannot
+    turn every frame into a keyframe. Unanswered, a request is sent again `interval_s` after it
+    went, if someone still asks (a PLI or the keyframe can be lost). No request is dropped: one
+    that cannot go now goes as soon as it may.
     """
 
     def __init__(
         self,
         send_request: Callable[[], None],
         interval_s: float = MIN_REQUEST_INTERVAL_S,
+        min_interval_s: float = MIN_ANSWERED_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._send_request = send_request
         self._interval_s = interval_s
+        self._min_interval_s = min(min_interval_s, interval_s)
         self._clock = clock
-        self._last_sent = -interval_s
+        self._next_at = float("-inf")  # the earliest time the next request may go
+        self._wanted = False  # asked for since the last request went
+        self._outstanding = False  # a request went and no keyframe has answered it yet
         self._deferred: Optional[asyncio.TimerHandle] = None
         self.requests_sent = 0
 
+    @property
+    def awaiting_keyframe(self) -> bool:
+        """Whether someone asked for a keyframe that has not come yet."""
+        return self._outstanding or self._wanted
+
     def request(self) -> None:
+        self._wanted = True
         if self._deferred is not None:
             return
-        wait = self._last_sent + self._interval_s - self._clock()
+        wait = self._next_at - self._clock()
         if wait <= 0:
             self._send()
         else:
             self._deferred = asyncio.get_running_loop().call_later(wait, self._send)
+
+    def keyframe_received(self) -> None:
+        """A keyframe from the publisher: it answers every request made so far."""
+        if not self.awaiting_keyframe:
+            return
+        if self._outstanding:
+            self._next_at = min(self._next_at, self._clock() + self._min_interval_s)
+        self._outstanding = self._wanted = False
+        self.close()  # nothing left to send
 
     def close(self) -> None:
         if self._deferred is not None:
@@ -110,6 +137,8 @@ class KeyframeRequester:
 
     def _send(self) -> None:
         self._deferred = None
-        self._last_sent = self._clock()
+        self._wanted = False
+        self._outstanding = True
+        self._next_at = self._clock() + self._interval_s
         self.requests_sent += 1
         self._send_request()

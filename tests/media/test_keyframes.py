@@ -41,3 +41,47 @@ async def test_keyframe_requests_go_out_at_most_once_a_second_and_none_is_lost()
     assert len(sent) == 2
     assert sent[1] - sent[0] >= 0.19
     requester.close()
+
+
+def recording_requester(**intervals: float) -> tuple[KeyframeRequester, list[float]]:
+    """A requester whose requests are only noted (loop time of each)."""
+    sent: list[float] = []
+    loop = asyncio.get_running_loop()
+    return KeyframeRequester(lambda: sent.append(loop.time()), **intervals), sent
+
+
+async def test_a_keyframe_answers_the_request_so_the_next_one_goes_out_soon_after_it():
+    requester, sent = recording_requester(interval_s=5.0, min_interval_s=0.05)
+    requester.request()
+    assert requester.awaiting_keyframe
+    requester.keyframe_received()
+    assert not requester.awaiting_keyframe
+    requester.request()  # the next subscriber: waits for the short interval, not for 5 s
+    assert len(sent) == 1
+    await asyncio.sleep(0.2)
+    assert len(sent) == 2
+    requester.close()
+
+
+async def test_requests_answered_by_a_keyframe_are_not_sent_again():
+    requester, sent = recording_requester(interval_s=0.1, min_interval_s=0.05)
+    requester.request()
+    requester.request()  # a subscription still waiting: joins the outstanding request
+    requester.keyframe_received()
+    requester.keyframe_received()  # a second keyframe answers nothing new
+    await asyncio.sleep(0.3)
+    assert len(sent) == 1
+    requester.close()
+
+
+async def test_a_keyframe_also_answers_a_request_still_waiting_for_its_turn():
+    requester, sent = recording_requester(interval_s=0.1, min_interval_s=0.1)
+    requester.request()
+    requester.keyframe_received()
+    requester.request()  # deferred: the previous request was answered just now
+    assert requester.awaiting_keyframe
+    requester.keyframe_received()  # the publisher sent one anyway (its own, or another's answer)
+    assert not requester.awaiting_keyframe
+    await asyncio.sleep(0.3)
+    assert len(sent) == 1
+    requester.close()
