@@ -190,8 +190,12 @@ class LiveSession(RoomObserver):
             self._broadcast_hands()
         if participant.connectivity.lost:
             return  # its leave was recorded when its network went (connection_lost)
-        # A connection that went silent before its socket closed left when it went silent.
-        at = participant.connectivity.absent_since(now) or now
+        # A connection that went silent before its socket closed (or before the client
+        # reconnected, replacing it) left when it went silent: its network dropped.
+        silent_since = participant.connectivity.absent_since(now)
+        if silent_since is not None and reason == "replaced":
+            reason = "connection_lost"
+        at = silent_since or now
         self._jobs.put_nowait(lambda: self._record_leave(participant, reason, at))
 
     def connection_lost(self, participant: Participant) -> None:

@@ -27,7 +27,7 @@ CUT_S = 10.0
 # The server polls once a second, so "last heard" is up to a poll late or early.
 POLL_SLACK_S = 1.5
 # A stall the class would see: the instructor's video (30 fps) missing this long at a student.
-STALL_S = 1.0
+STALL_S = 2.0
 
 
 class Arrivals:
@@ -88,7 +88,7 @@ async def check_one_gap(server: Any, sid: str, cut_at: float, restored_at: float
     intervals = records["sam"]["intervals"]
     assert len(intervals) == 2, intervals
     left, rejoined = parse_iso(intervals[0]["left_at"]), parse_iso(intervals[1]["joined_at"])
-    assert cut_at - POLL_SLACK_S <= left <= cut_at + 0.5, (cut_at, intervals)
+    assert cut_at - POLL_SLACK_S <= left <= cut_at + POLL_SLACK_S, (cut_at, intervals)
     assert restored_at - 0.5 <= rejoined <= back_at + POLL_SLACK_S, (restored_at, back_at, intervals)
     for other in ("rivera", "kim"):
         assert len(records[other]["intervals"]) == 1, records[other]

@@ -9,15 +9,11 @@ a network drops UDP only; the browser and the server must notice the loss themse
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 from aioice.ice import StunProtocol
 
 from media.room import Room
-
-# Resolving which sockets a participant owns walks its peer connections: once per 100 ms.
-OWNERSHIP_TTL_S = 0.1
 
 
 def _protocols_of(participant: Any) -> set[int]:
@@ -50,8 +46,11 @@ class UdpCut:
     def __init__(self) -> None:
         self._rooms: list[Room] = []
         self._cut: set[str] = set()
+        # Sockets already sorted: owned by a cut identity or not. A socket seen for the first
+        # time (a rejoin's new peer connection) is looked up in the rooms before its first
+        # datagram passes.
         self._owned: set[int] = set()
-        self._owned_at = 0.0
+        self._free: set[int] = set()
         self.dropped = 0
 
     def watch(self, room: Room) -> None:
@@ -59,25 +58,26 @@ class UdpCut:
 
     def cut(self, identity: str) -> None:
         self._cut.add(identity)
-        self._owned_at = 0.0
+        self._sort()
 
     def restore(self, identity: str) -> None:
         self._cut.discard(identity)
-        self._owned_at = 0.0
+        self._sort()
+
+    def _sort(self) -> None:
+        self._owned, self._free = set(), set()
+        for room in self._rooms:
+            for participant in room.participants.values():
+                (self._owned if participant.identity in self._cut else self._free).update(
+                    _protocols_of(participant))
 
     def is_cut(self, protocol: StunProtocol) -> bool:
         if not self._cut:
             return False
-        now = time.monotonic()
-        if now - self._owned_at > OWNERSHIP_TTL_S:
-            self._owned = set()
-            for room in self._rooms:
-                for identity in self._cut:
-                    participant = room.participants.get(identity)
-                    if participant is not None:
-                        self._owned |= _protocols_of(participant)
-            self._owned_at = now
-        if id(protocol) in self._owned:
+        key = id(protocol)
+        if key not in self._owned and key not in self._free:
+            self._sort()
+        if key in self._owned:
             self.dropped += 1
             return True
         return False
