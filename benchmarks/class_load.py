@@ -442,6 +442,16 @@ async def wait_for_videos(client: LoadClient, shown: set[str], timeout: float) -
         await asyncio.sleep(0.1)
 
 
+def seat_tracks(seat: Seat, rng: random.Random) -> dict[str, EncodedTrack]:
+    """What `seat` publishes ("camera", "microphone"): its clips, each from a random start."""
+    tracks: dict[str, EncodedTrack] = {}
+    for source, profile in (("camera", seat.video), ("microphone", seat.audio)):
+        if profile is not None:
+            clip = clip_for(profile)
+            tracks[source] = EncodedTrack(clip, _start_index(clip, rng))
+    return tracks
+
+
 def _start_index(clip: EncodedClip, rng: random.Random) -> int:
     """A random keyframe (video) or packet (audio) to start at, so publishers differ."""
     if clip.kind == "video":
@@ -483,11 +493,7 @@ async def run_class(server: ServerUnderTest, scenario: Scenario, args: argparse.
         join_started = time.perf_counter()
         await server.open_room(scenario)
         for seat in scenario.seats:
-            tracks: dict[str, EncodedTrack] = {}
-            for source, profile in (("camera", seat.video), ("microphone", seat.audio)):
-                if profile is not None:
-                    clip = clip_for(profile)
-                    tracks[source] = EncodedTrack(clip, _start_index(clip, rng))
+            tracks = seat_tracks(seat, rng)
             client = await server.join(seat, tracks, probe.on_packet)
             members.append(Member(seat.identity, seat.role, client, tracks))
             if tracks:

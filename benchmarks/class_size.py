@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -58,6 +59,7 @@ from .media import AUDIO, INSTRUCTOR_VIDEO, STUDENT_VIDEO, EncodedTrack, clip_fo
 
 API_KEY = "bench-api-key"
 SECRET = "bench-secret-that-is-long-enough-for-hs256-signing"
+API_HEADERS = {"Authorization": f"Bearer {API_KEY}"}
 
 logger = logging.getLogger("benchmarks.class_size")
 
@@ -113,11 +115,10 @@ async def start_server(directory: Path, redis_url: str) -> tuple[Subprocess, str
 
 async def create_session(http: aiohttp.ClientSession, base_url: str, students: int,
                          record: bool = False) -> str:
-    headers = {"Authorization": f"Bearer {API_KEY}"}
     body = {"title": f"Benchmark class of {students}", "scheduled_start": iso(),
             "scheduled_end": iso(3600), "roster": [], "instructors": [],
             "settings": {"recording": record}}
-    async with http.post(f"{base_url}/api/sessions", json=body, headers=headers) as response:
+    async with http.post(f"{base_url}/api/sessions", json=body, headers=API_HEADERS) as response:
         if response.status != 201:
             raise RuntimeError(f"POST /api/sessions: {response.status} {await response.text()}")
         return str((await response.json())["id"])
@@ -125,10 +126,9 @@ async def create_session(http: aiohttp.ClientSession, base_url: str, students: i
 
 async def join_token(http: aiohttp.ClientSession, base_url: str, session_id: str,
                      identity: str, role: str) -> str:
-    headers = {"Authorization": f"Bearer {API_KEY}"}
     body = {"identity": identity, "name": identity, "role": role}
     async with http.post(f"{base_url}/api/sessions/{session_id}/tokens", json=body,
-                         headers=headers) as response:
+                         headers=API_HEADERS) as response:
         if response.status != 201:
             raise RuntimeError(f"POST tokens: {response.status} {await response.text()}")
         return str((await response.json())["token"])
@@ -172,7 +172,7 @@ class AulaServer:
         self.process_rtp = process_rtp
         self.clients: list[RtcClient] = []
         self._session_id: Optional[str] = None
-        self._background: list[asyncio.Future[Any]] = []
+        self._pausers: dict[RtcClient, asyncio.Future[Any]] = {}  # tile-pausing, per client
         self._pings = 0
 
     @classmethod
@@ -198,10 +198,16 @@ class AulaServer:
                                                  on_packet=on_packet, connect_timeout_s=60.0))
         self.clients.append(client)
         if seat.shown is not None:
-            self._background.append(asyncio.ensure_future(pause_hidden_videos(client, seat.shown)))
+            self._pausers[client] = asyncio.ensure_future(pause_hidden_videos(client, seat.shown))
         if self.audio_level and "microphone" in tracks:
             hook_audio_level(client.publisher_pc, tracks["microphone"])
-        await client.connect()
+        try:
+            await client.connect()
+        except Exception:
+            # Half-connected, it would stay in the room unseated: it goes before the error does.
+            with contextlib.suppress(Exception):
+                await self.leave(client, leave=False)
+            raise
         return client
 
     async def subscribe_all(self, scenario: Scenario, members: list[Member]) -> None:
@@ -219,11 +225,28 @@ class AulaServer:
         # Keep the client's message log from growing with pongs.
         client.messages = [m for m in client.messages if m.get("type") != "pong"]
 
+    async def leave(self, client: RtcClient, leave: bool = True) -> None:
+        """One client goes: with `leave`, or (leave=False) dropping its socket as a crash does."""
+        pauser = self._pausers.pop(client, None)
+        await cancel_tasks([pauser] if pauser is not None else [])
+        self.clients.remove(client)
+        await asyncio.wait_for(client.close(leave=leave), 10.0)
+
     async def leave_all(self) -> None:
-        await cancel_tasks(self._background)
+        await cancel_tasks(list(self._pausers.values()))
+        self._pausers.clear()
         await asyncio.gather(*(asyncio.wait_for(c.close(), 10.0) for c in self.clients),
                              return_exceptions=True)
         self.clients.clear()
+
+    async def end_session(self) -> None:
+        """POST /api/sessions/{id}/end: the room closes, the class is over."""
+        assert self._session_id is not None
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{self.base_url}/api/sessions/{self._session_id}/end",
+                                 headers=API_HEADERS) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"POST end: {response.status} {await response.text()}")
 
     def stop(self) -> None:
         self.process.stop()

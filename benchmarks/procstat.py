@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
@@ -35,6 +36,44 @@ def read_process(pid: int) -> Optional[ProcSample]:
     utime, stime = int(fields[11]), int(fields[12])
     threads, rss_pages = int(fields[17]), int(fields[21])
     return ProcSample(utime / CLOCK_TICKS, stime / CLOCK_TICKS, rss_pages * PAGE_SIZE, threads)
+
+
+def open_fds(pid: int) -> Optional[int]:
+    """How many file descriptors the process holds (sockets, pipes, files)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def fd_kinds(pid: int) -> dict[str, int]:
+    """The process's file descriptors by kind: socket, pipe, anon_inode:[eventfd], file..."""
+    kinds: Counter[str] = Counter()
+    directory = f"/proc/{pid}/fd"
+    for entry in os.listdir(directory):
+        try:
+            target = os.readlink(f"{directory}/{entry}")
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("anon_inode:"):  # [eventfd], [eventpoll], [timerfd]
+            kinds[target] += 1
+        elif ":[" in target:  # socket:[inode], pipe:[inode]
+            kinds[target.split(":[", 1)[0]] += 1
+        else:
+            kinds["file"] += 1
+    return dict(sorted(kinds.items()))
+
+
+def thread_names(pid: int) -> dict[str, int]:
+    """The process's threads by name (/proc/<pid>/task/*/comm): which kind of thread grows."""
+    names: Counter[str] = Counter()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/comm") as handle:
+                names[handle.read().strip()] += 1
+        except OSError:  # ended meanwhile
+            continue
+    return dict(sorted(names.items()))
 
 
 @dataclass(frozen=True)
