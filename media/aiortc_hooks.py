@@ -5,21 +5,25 @@ hooks let the SFU see every RTP packet a receiver gets before its jitter buffer,
 already-encoded RTP packets on a sender's transport, while aiortc keeps doing ICE, DTLS, SRTP,
 RTCP receiver reports, REMB and NACK generation. aiortc is pinned (pyproject.toml) and every
 hook here is covered by tests/media: upgrading aiortc means re-reading
-`RTCRtpReceiver._handle_rtp_packet`, `RTCRtpSender._run_rtp` and `RTCRtpSender._run_rtcp`.
+`RTCRtpReceiver._handle_rtp_packet`, `RTCRtpSender.send`, `RTCRtpSender._run_rtp` and
+`RTCRtpSender._run_rtcp`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import socket
+import struct
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import aioice.ice
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.codecs import is_rtx
-from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcdtlstransport import RTCDtlsTransport, State as DtlsState
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtcrtpparameters import (
     RTCRtpCodecParameters,
@@ -31,11 +35,17 @@ from aiortc.rtp import (
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
+    RTCP_SDES,
     AnyRtcpPacket,
+    RtcpByePacket,
     RtcpPsfbPacket,
     RtcpRtpfbPacket,
+    RtcpSenderInfo,
+    RtcpSrPacket,
     RtpPacket,
     pack_remb_fci,
+    pack_rtcp_packet,
+    padl,
     unwrap_rtx,
 )
 
@@ -228,8 +238,9 @@ class SendParameters:
 class ForwardingSender:
     """Drives an RTCRtpSender whose packets come already encoded from the SFU.
 
-    The sender's own RTP loop idles on a track that never yields; its RTCP loop keeps sending
-    sender reports, fed with the counters `record_sent` keeps up to date.
+    The sender's own RTP loop idles on a track that never yields. Its RTCP loop only joins the
+    connection's `SenderReports` (one loop for every sender of the connection) and, when the
+    sender stops, sends aiortc's BYE; the counters `record_sent` keeps go into the reports.
     """
 
     def __init__(
@@ -249,8 +260,12 @@ class ForwardingSender:
         self._original_handle_rtcp = sender._handle_rtcp_packet
         sender.send = self._send  # type: ignore[method-assign]
         sender._handle_rtcp_packet = self._handle_rtcp_packet  # type: ignore[method-assign]
-        self._packet_count = 0
-        self._octet_count = 0
+        sender._run_rtcp = self._run_rtcp  # type: ignore[method-assign]
+        self.packet_count = 0
+        self.octet_count = 0
+        self.ntp_timestamp = 0
+        self.rtp_timestamp = 0
+        self._cname_chunk: Optional[bytes] = None
 
     async def _send(self, parameters: RTCRtpSendParameters) -> None:
         codec = parameters.codecs[0]
@@ -269,6 +284,21 @@ class ForwardingSender:
             )
         )
 
+    async def _run_rtcp(self) -> None:
+        """Stands in for `RTCRtpSender._run_rtcp`, which `send` starts and `stop` cancels."""
+        sender = self.sender
+        sender._RTCRtpSender__rtcp_started.set()  # type: ignore[attr-defined]
+        reports = SenderReports.of(sender.transport)
+        reports.add(self)
+        try:
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            reports.remove(self)
+        await sender._send_rtcp([RtcpByePacket(sources=[self.ssrc])])
+        sender._RTCRtpSender__rtcp_exited.set()  # type: ignore[attr-defined]
+
     async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
             self._on_nack(list(packet.lost))
@@ -279,14 +309,41 @@ class ForwardingSender:
             await self._original_handle_rtcp(packet)
 
     def record_sent(self, ntp_time: int, rtp_timestamp: int, payload_size: int) -> None:
-        """Keep the sender-report counters aiortc's RTCP loop reads truthful."""
-        self._packet_count += 1
-        self._octet_count += payload_size
+        """Counters for the next sender report: what was sent, and the last packet's times."""
+        self.packet_count += 1
+        self.octet_count += payload_size
+        self.ntp_timestamp = ntp_time
+        self.rtp_timestamp = rtp_timestamp
+
+    def sender_report(self) -> bytes:
+        """This sender's SR, serialised; aiortc's sender keeps what it reported, to measure RTT
+        from the receiver reports that answer it."""
         sender = self.sender
-        sender._RTCRtpSender__ntp_timestamp = ntp_time  # type: ignore[attr-defined]
-        sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
-        sender._RTCRtpSender__packet_count = self._packet_count  # type: ignore[attr-defined]
-        sender._RTCRtpSender__octet_count = self._octet_count  # type: ignore[attr-defined]
+        sender._RTCRtpSender__ntp_timestamp = self.ntp_timestamp  # type: ignore[attr-defined]
+        sender._RTCRtpSender__rtp_timestamp = self.rtp_timestamp  # type: ignore[attr-defined]
+        sender._RTCRtpSender__packet_count = self.packet_count  # type: ignore[attr-defined]
+        sender._RTCRtpSender__octet_count = self.octet_count  # type: ignore[attr-defined]
+        sender._RTCRtpSender__lsr = (self.ntp_timestamp >> 16) & 0xFFFFFFFF  # type: ignore[attr-defined]
+        sender._RTCRtpSender__lsr_time = time.time()  # type: ignore[attr-defined]
+        return bytes(RtcpSrPacket(
+            ssrc=self.ssrc,
+            sender_info=RtcpSenderInfo(
+                ntp_timestamp=self.ntp_timestamp,
+                rtp_timestamp=self.rtp_timestamp,
+                packet_count=self.packet_count & 0xFFFFFFFF,
+                octet_count=self.octet_count & 0xFFFFFFFF,
+            ),
+        ))
+
+    def cname_chunk(self) -> bytes:
+        """This sender's SDES chunk: its CNAME (aiortc's, per connection), then two null octets
+        (aiortc's parser reads them as an item) and padding to 32 bits, as RFC 3550 wants of
+        every chunk of a multi-chunk SDES. Built once: neither SSRC nor CNAME changes."""
+        if self._cname_chunk is None:
+            cname = self.sender._RTCRtpSender__cname.encode("utf8")  # type: ignore[attr-defined]
+            chunk = struct.pack("!LBB", self.ssrc, SDES_CNAME, len(cname)) + cname + bytes(2)
+            self._cname_chunk = chunk + bytes(padl(len(chunk)))
+        return self._cname_chunk
 
     def send_rtp(self, data: bytes) -> bool:
         """SRTP-protect and send one serialised RTP packet now; False while not connected.
@@ -295,11 +352,83 @@ class ForwardingSender:
         `Connection.sendto` → `protocol.send_data`) is four coroutines deep for one `sendto`;
         this does the same work synchronously, once per packet per subscriber.
         """
-        dtls = self.sender.transport
-        if dtls._state is not DtlsState.CONNECTED:
-            return False
-        pair = dtls.transport._connection._nominated.get(1)
-        if pair is None or pair.protocol.transport is None:
-            return False
-        pair.protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
-        return True
+        return _send_protected(self.sender.transport, data, rtcp=False)
+
+
+def _send_protected(dtls: RTCDtlsTransport, data: bytes, rtcp: bool) -> bool:
+    if dtls._state is not DtlsState.CONNECTED:
+        return False
+    pair = dtls.transport._connection._nominated.get(1)
+    if pair is None or pair.protocol.transport is None:
+        return False
+    protected = dtls._tx_srtp.protect_rtcp(data) if rtcp else dtls._tx_srtp.protect(data)
+    pair.protocol.transport.sendto(protected, pair.remote_addr)
+    return True
+
+
+# Compound RTCP packets stay under a datagram that needs no fragmentation (SRTCP adds 14 bytes).
+MAX_COMPOUND_BYTES = 1200
+# An SDES packet counts its chunks in 5 bits.
+MAX_SDES_CHUNKS = 31
+SDES_CNAME = 1
+RTCP_HEADER_BYTES = 4
+
+
+class SenderReports:
+    """The sender reports of every forwarding sender on one DTLS transport (a subscriber
+    connection), sent together. aiortc sends, per sender, an SR and an SDES CNAME every
+    0.5–1.5 s from a loop of its own (timer, SRTCP protect and `sendto` each), and a class of N
+    has N² senders. Here a connection has one such loop, and each round goes out as a few
+    compound packets: the SRs, then one SDES with their CNAME chunks."""
+
+    def __init__(self, dtls: RTCDtlsTransport) -> None:
+        self._dtls = dtls
+        self._senders: dict[int, ForwardingSender] = {}
+        self._task: Optional[asyncio.Task[None]] = None
+
+    @staticmethod
+    def of(dtls: RTCDtlsTransport) -> "SenderReports":
+        reports: Optional[SenderReports] = dtls.__dict__.get("_aula_sender_reports")
+        if reports is None:
+            reports = dtls.__dict__["_aula_sender_reports"] = SenderReports(dtls)
+        return reports
+
+    def add(self, sender: ForwardingSender) -> None:
+        self._senders[sender.ssrc] = sender
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+
+    def remove(self, sender: ForwardingSender) -> None:
+        self._senders.pop(sender.ssrc, None)
+        if not self._senders and self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(0.5 + random.random())
+            try:
+                self.send()
+            except Exception:
+                logger.exception("sender reports failed")
+
+    def send(self) -> None:
+        """One round of reports, now."""
+        reports: list[bytes] = []
+        chunks: list[bytes] = []
+        size = RTCP_HEADER_BYTES  # the SDES packet's header
+        for sender in list(self._senders.values()):
+            report, chunk = sender.sender_report(), sender.cname_chunk()
+            if reports and (size + len(report) + len(chunk) > MAX_COMPOUND_BYTES
+                            or len(chunks) == MAX_SDES_CHUNKS):
+                self._send_compound(reports, chunks)
+                reports, chunks, size = [], [], RTCP_HEADER_BYTES
+            reports.append(report)
+            chunks.append(chunk)
+            size += len(report) + len(chunk)
+        if reports:
+            self._send_compound(reports, chunks)
+
+    def _send_compound(self, reports: list[bytes], chunks: list[bytes]) -> None:
+        sdes = pack_rtcp_packet(RTCP_SDES, len(chunks), b"".join(chunks))
+        _send_protected(self._dtls, b"".join(reports) + sdes, rtcp=True)
