@@ -27,3 +27,7 @@ class HandQueue:
     def queue(self) -> list[dict[str, Any]]:
         return [{"identity": identity, "name": name, "raised_at": iso(at)}
                 for identity, (name, at) in self._raised.items()]
+
+    def raised(self) -> list[tuple[str, str, float]]:
+        """(identity, name, raised_at) in queue order: what `raise_hand` rebuilds it from."""
+        return [(identity, name, at) for identity, (name, at) in self._raised.items()]

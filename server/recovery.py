@@ -1,7 +1,8 @@
 """The classes a node runs, handed to the process that starts after it (a restart, or kill -9).
 
 Every second `LiveClassesFile` writes `<data-dir>/live.json`: each class this node runs, when it
-started, whether it is recorded and by whom, and who is in its room, stamped with the time of
+started, whether it is recorded and by whom, who is in its room, who may enter it, its raised
+hands and its running poll, stamped with the time of
 writing. A clean shutdown writes it once more and stops before it closes the rooms, so the
 file always says how the classes ran. The next process reads it before it takes a connection (`resume`): a class that
 has not ended goes on with its first start (no second session.started), recording again if it
@@ -22,6 +23,7 @@ from typing import Optional
 
 import redis.asyncio as aioredis
 
+from engagement.polls import Poll
 from events import Event, EventType
 from events.bus import EventBus
 from media import SFU, Admission
@@ -46,6 +48,9 @@ class LiveClass:
     participants: dict[str, str] = field(default_factory=dict)
     # The room's lock, and who was let in or removed: a removed student stays out.
     admission: Admission = field(default_factory=Admission)
+    # Raised hands as (identity, name, raised_at), in queue order, and the running poll.
+    hands: list[tuple[str, str, float]] = field(default_factory=list)
+    poll: Optional[dict] = None
 
 
 @dataclass
@@ -94,7 +99,9 @@ class LiveClassesFile:
             admission = room.admission() if open_room else session.carried_admission or Admission()
             recording = session.recording.state()
             classes.append(LiveClass(session_id, session.opened_at, recording["active"],
-                                     recording["started_by"], participants, admission))
+                                     recording["started_by"], participants, admission,
+                                     session.hands.raised(),
+                                     asdict(session.poll) if session.poll is not None else None))
         return LiveClasses(time.time(), classes)
 
     def _write(self, classes: LiveClasses) -> None:
@@ -134,6 +141,10 @@ async def resume(previous: LiveClasses, sessions: SessionStore, live: LiveSessio
         running = live.live(session)
         running.opened_at = listed.opened_at
         running.carried_admission = listed.admission
+        for identity, name, raised_at in listed.hands:
+            running.hands.raise_hand(identity, name, raised_at)
+        if listed.poll is not None:
+            running.poll = Poll(**listed.poll)
         if listed.recording:
             running.recording.start(listed.recording_by, [])
         resumed.append(session.id)

@@ -47,7 +47,7 @@ async def test_a_class_goes_on_after_a_clean_restart(redis_server: RedisServer, 
     assert tracks[1].offset_s > tracks[0].offset_s
 
 
-async def test_a_removed_student_stays_out_of_a_locked_room_after_a_restart(
+async def test_the_lock_removals_hands_and_poll_of_a_class_survive_a_restart(
         redis_server: RedisServer, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     async with running_aula(loopback_settings(redis_server.url, data_dir)) as first:
@@ -59,6 +59,12 @@ async def test_a_removed_student_stays_out_of_a_locked_room_after_a_restart(
         await sam.wait_for(lambda m: m["type"] == "removed")
         await teacher.send({"type": "moderate", "action": "lock"})
         await kim.wait_for(lambda m: m["type"] == "room_updated" and m["room"]["locked"])
+        await kim.send({"type": "hand", "raised": True})
+        await teacher.send({"type": "poll_create", "question": "2 + 2?", "options": ["3", "4"], "correct": 1})
+        poll = (await kim.wait_for(lambda m: m["type"] == "poll_started"))["poll"]
+        await kim.send({"type": "poll_answer", "poll_id": poll["poll_id"], "option": 1})
+        await teacher.wait_for(lambda m: m["type"] == "poll_results" and sum(m["counts"]) == 1)
+        await teacher.wait_for(lambda m: m["type"] == "hands" and m["queue"])
     for client in (teacher, sam, kim):
         await client.close(leave=False)
 
@@ -70,4 +76,8 @@ async def test_a_removed_student_stays_out_of_a_locked_room_after_a_restart(
             assert refused.value.code == refusal
             await client.close()
         kim = await join(second, sid, "kim")  # was in the room: may come back while it is locked
+        joined = await kim.wait_for(lambda m: m["type"] == "joined")
         await kim.close()
+    # The raised hand and the running poll (with kim's answer) are where the first process left them.
+    assert [hand["identity"] for hand in joined["hands"]] == ["kim"]
+    assert joined["poll"]["poll_id"] == poll["poll_id"] and joined["poll"]["your_answer"] == 1
