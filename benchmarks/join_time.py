@@ -26,10 +26,14 @@ browser APIs the web client uses, so the client itself carries no benchmark code
   (frame_assembly.py: 0.2 ms from first to last), so that is the first RTP packet's arrival
   within a millisecond. (The track's `unmute` is recorded too, but Chromium fires it after the first frame.)
 
-The student then presses Leave and its context closes before the next join (`--stay` keeps
-every student in the room instead: students arriving one by one while the others stay, each
-receiving and sending video, as in a class that fills up). Joins are `--gap` s apart, with
-a random jitter so they do not fall in step with the server's keyframe request limiter.
+The student then presses Leave and its context closes before the next join. With `--stay`
+each student stays in the room instead, as a class fills up one by one: after its measured
+join it comes back as an aiortc peer (client/rtc_client.py) that publishes class_size.py's
+student media (pre-encoded 360p VP8, quiet Opus with RFC 6464 levels) and keeps only the
+instructor's video on, so each newcomer joins a room of everyone before it. (A Chromium page
+per staying student would measure this 2-core machine instead: it saturated at the fifth.)
+Joins are `--gap` s apart, with a random jitter so they do not fall in step with the
+server's keyframe requests.
 
 The Aula server runs as a subprocess (`python -m server`, as in class_size.py) against a
 redis-server on a free loopback port; everything stays on 127.0.0.1 (no STUN).
@@ -58,10 +62,12 @@ import aiohttp
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from client.browser import CHROMIUM, CHROMIUM_ARGS
+from client.rtc_client import ClientOptions, RtcClient
 
 from . import procstat
-from .class_load import loadavg, percentile
-from .class_size import API_KEY, create_session, start_redis, start_server
+from .class_load import Seat, cancel_tasks, hook_audio_level, loadavg, percentile, seat_tracks
+from .class_size import API_KEY, create_session, pause_hidden_videos, start_redis, start_server
+from .media import QUIET_AUDIO, STUDENT_VIDEO
 
 logger = logging.getLogger("benchmarks.join_time")
 
@@ -309,16 +315,23 @@ class JoinBench:
         self.session_id = session_id
         self.args = args
         self.headers = {"Authorization": f"Bearer {API_KEY}"}
-        self.students: list[tuple[BrowserContext, Page]] = []
+        self.rng = random.Random(args.seed)
+        self.seated: list[RtcClient] = []  # --stay: the students who stayed
+        self._pausers: list[asyncio.Future[Any]] = []
         self.logs: dict[str, list[str]] = {}
 
-    async def join_url(self, http: aiohttp.ClientSession, identity: str, role: str) -> str:
+    async def issue(self, identity: str, role: str) -> dict[str, Any]:
+        """A join token: {token, join_url}."""
         body = {"identity": identity, "name": identity, "role": role}
-        async with http.post(f"{self.base_url}/api/sessions/{self.session_id}/tokens",
-                             json=body, headers=self.headers) as response:
-            if response.status != 201:
-                raise RuntimeError(f"POST tokens: {response.status} {await response.text()}")
-            url = str((await response.json())["join_url"])
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{self.base_url}/api/sessions/{self.session_id}/tokens",
+                                 json=body, headers=self.headers) as response:
+                if response.status != 201:
+                    raise RuntimeError(f"POST tokens: {response.status} {await response.text()}")
+                return dict(await response.json())
+
+    async def join_url(self, identity: str, role: str) -> str:
+        url = str((await self.issue(identity, role))["join_url"])
         return f"{url}{'&' if '?' in url else '?'}autojoin=1"
 
     async def open_page(self, browser: Browser, identity: str, url: str) -> tuple[BrowserContext, Page]:
@@ -332,9 +345,7 @@ class JoinBench:
         return context, page
 
     async def start_instructor(self, browser: Browser) -> None:
-        async with aiohttp.ClientSession() as http:
-            url = await self.join_url(http, INSTRUCTOR, "instructor")
-        _, page = await self.open_page(browser, INSTRUCTOR, url)
+        _, page = await self.open_page(browser, INSTRUCTOR, await self.join_url(INSTRUCTOR, "instructor"))
         await page.wait_for_function("() => window.__join && window.__join.marks.pub_connected",
                                      timeout=30_000)
         # Let the instructor's encoder and bandwidth estimate settle, as in a class under way.
@@ -342,9 +353,8 @@ class JoinBench:
 
     async def join_once(self, browser: Browser, index: int, counted: bool) -> JoinResult:
         identity = f"student-{index:02d}"
-        result = JoinResult(index, identity, counted, len(self.students))
-        async with aiohttp.ClientSession() as http:
-            url = await self.join_url(http, identity, "student")
+        result = JoinResult(index, identity, counted, len(self.seated))
+        url = await self.join_url(identity, "student")
         opened_at = time.time()
         context, page = await self.open_page(browser, identity, url)
         try:
@@ -372,11 +382,22 @@ class JoinBench:
                 result.marks = marks_of(partial)
             except Exception:  # noqa: BLE001 - the page may be gone
                 pass
-        if self.args.stay and result.error is None:
-            self.students.append((context, page))
-        else:
-            await self.leave(context, page)
+        await self.leave(context, page)
+        if self.args.stay:
+            await self.stay(identity)
         return result
+
+    async def stay(self, identity: str) -> None:
+        """`identity` comes back and stays, as a cheap aiortc peer with the instructor pinned."""
+        tracks = seat_tracks(Seat(identity, "student", STUDENT_VIDEO, QUIET_AUDIO), self.rng)
+        client = RtcClient(self.base_url, (await self.issue(identity, "student"))["token"],
+                           publish=dict(tracks),
+                           options=ClientOptions(decode=False, process_rtp=False,
+                                                 connect_timeout_s=60.0))
+        hook_audio_level(client.publisher_pc, tracks["microphone"])
+        self._pausers.append(asyncio.ensure_future(pause_hidden_videos(client, {INSTRUCTOR})))
+        self.seated.append(client)
+        await client.connect()
 
     @staticmethod
     async def leave(context: BrowserContext, page: Page) -> None:
@@ -390,9 +411,10 @@ class JoinBench:
         await context.close()
 
     async def leave_all(self) -> None:
-        for context, page in self.students:
-            await self.leave(context, page)
-        self.students.clear()
+        await cancel_tasks(self._pausers)
+        await asyncio.gather(*(asyncio.wait_for(c.close(), 10.0) for c in self.seated),
+                             return_exceptions=True)
+        self.seated.clear()
 
 
 def summarise(results: list[JoinResult]) -> dict[str, Any]:
@@ -485,7 +507,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 student_browser = await playwright.chromium.launch(**launch)
                 version = student_browser.version
                 await bench.start_instructor(teacher_browser)
-                rng = random.Random(args.seed)
                 total = args.warmup_joins + args.joins
                 for index in range(1, total + 1):
                     counted = index > args.warmup_joins
@@ -498,7 +519,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     print(f"[join_time] join {index}/{total}{'' if counted else ' (warm-up)'}, "
                           f"{result.students_in_room} other students in the room: {status}",
                           flush=True)
-                    await asyncio.sleep(args.gap * rng.uniform(0.5, 1.5))
+                    await asyncio.sleep(args.gap * bench.rng.uniform(0.5, 1.5))
                 await bench.leave_all()
                 # While our Chromium processes still run: the CPU of everything else.
                 ours = process_tree(os.getpid())
@@ -544,8 +565,8 @@ def main() -> None:
                         help="joins before the counted ones (the browser's first page starts "
                              "its capture and network services)")
     parser.add_argument("--stay", action="store_true",
-                        help="students stay in the room (the class fills up) instead of leaving "
-                             "before the next one joins")
+                        help="each student stays in the room (as an aiortc peer publishing "
+                             "360p + audio) instead of leaving before the next one joins")
     parser.add_argument("--gap", type=float, default=1.5,
                         help="seconds between joins (× a random 0.5–1.5)")
     parser.add_argument("--settle", type=float, default=3.0,
