@@ -29,10 +29,9 @@ logger = logging.getLogger(__name__)
 # RFC 6464 level (-dBov, 0 loudest .. 127 silence) reported while no packet carried one.
 SILENCE_DBOV = 127
 # Packets whose own level is quieter than this hold nothing a voice detector would find (muted
-# microphones send 127): they are not decoded, and the audio tap only hears, every
-# SILENCE_REPORT_S, that the silence goes on (most of a class's microphones, most of the time).
+# microphones send 127): they are not decoded, the audio tap only notes that the silence goes
+# on (most of a class's microphones, most of the time).
 ANALYSE_ABOVE_DBOV = 60
-SILENCE_REPORT_S = 0.2
 
 
 class Publication:
@@ -77,7 +76,6 @@ class Publication:
         # Decoded when something listens to the speech (transcription, voice activity), or
         # for the level when a packet comes without an RFC 6464 level (browsers send one).
         self.audio_tap: Optional[AudioTap] = None
-        self._silence_reported_at = float("-inf")
         self.talk_timer = TalkTimer()
         # Cameras only, when someone watches them (engagement): an occasional decoded keyframe.
         self.video_tap: Optional[VideoTap] = None
@@ -158,10 +156,8 @@ class Publication:
             if self.audio_tap is not None:
                 if level is None or level[1] <= ANALYSE_ABOVE_DBOV:
                     self.audio_tap.feed(packet.payload, media_time)
-                    self._silence_reported_at = media_time
-                elif media_time - self._silence_reported_at >= SILENCE_REPORT_S:
+                else:
                     self.audio_tap.feed_silence(media_time)
-                    self._silence_reported_at = media_time
         self.history.add(packet)
         if self.video_tap is not None and not self.muted:
             self.video_tap.on_packet(packet)
