@@ -12,7 +12,9 @@ students (360p + quiet Opus), each student keeping K videos enabled. On top of t
   reconnect grace), and 1-8 s later the same identity comes back (after a crash: a reconnect
   that replaces the lingering one) or a new student takes the seat. The plan is drawn up front
   from --seed, so a run can be repeated;
-- chatter: every ~--chatter-interval s a student chats, raises or lowers a hand, or reacts.
+- chatter: every ~--chatter-interval s a student chats, raises or lowers a hand, or reacts;
+- a client whose socket the server closes (it removed the participant) rejoins a second later
+  as the same identity, as a browser reconnects.
 
 After a warm-up (--warmup) it fits a line through RSS, fds, threads and tasks over the samples
 taken with the class at its usual size (churn changes the count, and each participant holds its
@@ -78,6 +80,7 @@ logger = logging.getLogger("benchmarks.soak")
 RECONNECT_GRACE_S = Settings.reconnect_grace_s
 # "2026-11-26 01:09:46,026 WARNING media.participant: ..." (server/cli.py's log format)
 LOG_LINE = re.compile(r"^\S+ \S+ ((?:WARNING|ERROR|CRITICAL) \S+: .*)$")
+STATS_TIMEOUT_S = 30.0
 # What must not grow, as Sample fields.
 WATCHED = ("rss_mb", "fds", "threads", "asyncio_tasks")
 
@@ -92,6 +95,7 @@ class ChurnEvent:
     crash: bool  # drop socket and peer connections without `leave`
     rejoin_after_s: float
     rejoining: str  # the same identity, or a new student's
+    dropped: bool = False  # not planned: the server closed its socket, it comes back
 
 
 def plan_churn(students: int, duration_s: float, interval_s: float,
@@ -176,7 +180,7 @@ class Classroom:
         # A failed leave or join must not stop the soak, nor leave the seat empty: it is counted.
         if member is not None:
             record["left"] = member.identity
-            self.totals["crashes" if event.crash else "leaves"] += 1
+            self.totals["dropped" if event.dropped else "crashes" if event.crash else "leaves"] += 1
             try:
                 await self.server.leave(member.client, leave=not event.crash)
             except Exception as exc:
@@ -202,6 +206,22 @@ class Classroom:
                 await asyncio.sleep(max(0.0, started + event.at_s - time.perf_counter()))
                 running.append(asyncio.ensure_future(self.churn(event, started)))
             await asyncio.gather(*running)
+        finally:
+            await cancel_tasks(running)
+
+    async def reseat_dropped(self, started: float, interval_s: float = 1.0) -> None:
+        """A client whose socket the server closed (it removed the participant) comes back
+        as the same identity a second later, as a browser reconnects."""
+        running: list[asyncio.Future[Any]] = []
+        try:
+            while True:
+                await asyncio.sleep(interval_s)
+                for seat, member in list(self.seated.items()):
+                    if member.client.closed.done():
+                        event = ChurnEvent(round(time.perf_counter() - started, 1), seat,
+                                           crash=True, rejoin_after_s=1.0,
+                                           rejoining=member.identity, dropped=True)
+                        running.append(asyncio.ensure_future(self.churn(event, started)))
         finally:
             await cancel_tasks(running)
 
@@ -245,7 +265,7 @@ class Sample:
     redis_used_memory_mb: float
     redis_rss_mb: float
     delivered_pps: int  # RTP packets all clients received per second
-    clients_dropped: int  # load clients whose socket the server closed (they stay out)
+    dropped: int  # load clients whose socket the server closed (each came back), so far
     load_cpu_percent: float
     load_rss_mb: float
     load_loop_lag_p99_ms: Optional[float]
@@ -274,7 +294,8 @@ class Sampler:
     def __init__(self, server: AulaServer, redis_url: str) -> None:
         self.server = server
         self.redis = aioredis.from_url(redis_url)
-        self.http = aiohttp.ClientSession()
+        # A server stalled this long misses a sample rather than stopping the soak.
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=STATS_TIMEOUT_S))
 
     async def read(self) -> Reading:
         async with self.http.get(f"{self.server.base_url}/api/stats",
@@ -314,7 +335,7 @@ def sample_between(before: Reading, now: Reading, started: float, classroom: Cla
         redis_used_memory_mb=round(int(now.redis_memory["used_memory"]) / 2**20, 2),
         redis_rss_mb=round(now.redis.rss_bytes / 2**20, 1) if now.redis else 0.0,
         delivered_pps=round(packets / dt),
-        clients_dropped=sum(1 for c in classroom.server.clients if c.closed.done()),
+        dropped=classroom.totals["dropped"],
         load_cpu_percent=round(100 * (now.load.cpu_s - before.load.cpu_s) / dt, 1)
         if now.load and before.load else 0.0,
         load_rss_mb=round(now.load.rss_bytes / 2**20, 1) if now.load else 0.0,
@@ -437,12 +458,18 @@ async def soak(server: AulaServer, redis_url: str, args: argparse.Namespace) -> 
         result["server_class_complete"] = server_state(await sampler.read(), server.process.pid)
         started = time.perf_counter()
         background.append(asyncio.ensure_future(classroom.run_plan(plan, started)))
+        background.append(asyncio.ensure_future(classroom.reseat_dropped(started)))
         background.append(asyncio.ensure_future(classroom.chatter(args.chatter_interval)))
         monitor.recording = True
         previous, packets_before = await sampler.read(), classroom.counter.packets
         while time.perf_counter() - started < args.duration:
             await asyncio.sleep(args.sample_interval)
-            now = await sampler.read()
+            try:
+                now = await sampler.read()
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                result["missed_samples"] = result.get("missed_samples", 0) + 1
+                print(f"  missed a sample: {exc!r}", flush=True)
+                continue
             samples.append(sample_between(previous, now, started, classroom,
                                           classroom.counter.packets - packets_before,
                                           monitor.lags))
@@ -481,7 +508,7 @@ def print_sample(s: Sample) -> None:
     print(f"  t={s.t_s:6.0f}s  n={s.participants:2d}  RSS {s.rss_mb:6.1f} MB  CPU {s.cpu_percent:5.1f}%"
           f"  fds {s.fds:4d}  threads {s.threads:3d}  tasks {s.asyncio_tasks:5d}"
           f"  lag p99 {s.loop_lag_p99_ms:6.1f} ms  redis {s.redis_used_memory_mb:5.1f} MB"
-          f"  {s.delivered_pps:6d} pkt/s  dropped {s.clients_dropped}  load {s.load_cpu_percent:5.1f}%  others "
+          f"  {s.delivered_pps:6d} pkt/s  dropped {s.dropped}  load {s.load_cpu_percent:5.1f}%  others "
           f"{s.others_cpu_percent:5.1f}%  joins {s.joins} leaves {s.leaves} crashes {s.crashes}",
           flush=True)
 
@@ -561,9 +588,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
     tasks.set_ylabel("asyncio tasks", color="tab:red")
     people.step(minutes, [s["participants"] for s in samples], where="post", label="participants")
     for event in result["churn"]:
-        people.axvline(event["t_s"] / 60, color="tab:red" if event["crash"] else "tab:gray",
-                       alpha=0.25, linewidth=0.8)
-    people.set_ylabel("participants\n(lines: departures,\nred: crashes)")
+        color = "tab:blue" if event["dropped"] else "tab:red" if event["crash"] else "tab:gray"
+        people.axvline(event["t_s"] / 60, color=color, alpha=0.25, linewidth=0.8)
+    people.set_ylabel("participants\n(lines: departures; red:\ncrash, blue: dropped)")
     redis_memory = people.twinx()
     redis_memory.plot(minutes, [s["redis_used_memory_mb"] for s in samples], color="tab:green",
                       label="redis used_memory")
