@@ -158,6 +158,8 @@ class Publication:
                     self.audio_tap.feed(packet.payload, media_time)
                 else:
                     self.audio_tap.feed_silence(media_time)
+        if self.keyframes.awaiting_keyframe and self.is_keyframe_start(packet):
+            self.keyframes.keyframe_received()
         self.history.add(packet)
         if self.video_tap is not None and not self.muted:
             self.video_tap.on_packet(packet)
