@@ -93,6 +93,7 @@ def size_receive_buffers(pc: RTCPeerConnection, size: int) -> None:
 class ReceiveParameters:
     codecs: dict[int, RTCRtpCodecParameters] = field(default_factory=dict)
     rtx_ssrc_to_media_ssrc: dict[int, int] = field(default_factory=dict)
+    remb_pacer: bitrate_estimator.RembPacer = field(default_factory=bitrate_estimator.RembPacer)
 
 
 def tap_receiver(
@@ -140,7 +141,7 @@ def tap_receiver(
         if decode:
             await original_handle(packet, arrival_time_ms)
         else:
-            await _give_feedback(receiver, packet, codec, media, arrival_time_ms)
+            await _give_feedback(receiver, parameters, packet, codec, media, arrival_time_ms)
 
     receiver.receive = receive  # type: ignore[method-assign]
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
@@ -149,6 +150,7 @@ def tap_receiver(
 
 async def _give_feedback(
     receiver: RTCRtpReceiver,
+    parameters: ReceiveParameters,
     packet: RtpPacket,
     codec: Optional[RTCRtpCodecParameters],
     media: Optional[RtpPacket],
@@ -156,9 +158,10 @@ async def _give_feedback(
 ) -> None:
     """aiortc's `RTCRtpReceiver._handle_rtp_packet` up to its NACKs, and no further.
 
-    What the publisher hears back stays aiortc's (REMB from its bitrate estimator, statistics
-    for receiver reports, NACKs for gaps); the depayloading and jitter buffer that follow only
-    assemble frames for the decoder, stopped here, and were a tenth of the SFU's time.
+    What the publisher hears back stays aiortc's (REMB from its bitrate estimator, paced as
+    libwebrtc paces it, statistics for receiver reports, NACKs for gaps); the depayloading and
+    jitter buffer that follow only assemble frames for the decoder, stopped here, and were a
+    tenth of the SFU's time.
     `media` is `packet` with RTX unwrapped (None if it could not be).
     """
     if not receiver._enabled:
@@ -172,7 +175,8 @@ async def _give_feedback(
             ssrc=packet.ssrc,
         )
         rtcp_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
-        if rtcp_ssrc is not None and remb is not None:
+        if (rtcp_ssrc is not None and remb is not None
+                and parameters.remb_pacer.should_send(remb[0], arrival_time_ms)):
             await receiver._send_rtcp(
                 RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0,
                                fci=pack_remb_fci(*remb))

@@ -1,4 +1,5 @@
-"""aiortc's receive-side bitrate estimator (REMB), same results at a fraction of the cost.
+"""aiortc's receive-side bitrate estimator (REMB), same results at a fraction of the cost,
+and sent no more often than a browser sends its own.
 
 An SFU runs aiortc's `RemoteBitrateEstimator` on every video packet it receives, so that
 publishers hear a delay-based estimate (Janus sends a fixed cap instead). Two of its parts cost
@@ -6,6 +7,10 @@ most of its time without needing to: `RateCounter` walks its 1 ms buckets one by
 millisecond since the last packet (~33 per frame), and `OveruseEstimator` finds the smallest of
 its last 60 frame periods with a Python loop, per frame. The replacements compute exactly the
 same values (tests/media/test_bitrate_estimator.py feeds both the same traffic).
+
+While it sees overuse, aiortc's estimator hands out a REMB for every packet (on a busy server,
+whose own delays look like overuse, that is every packet), each its own SRTCP packet through
+aiortc's coroutines. `RembPacer` sends them as libwebrtc's PacketRouter does.
 """
 
 from __future__ import annotations
@@ -90,3 +95,22 @@ def make_fast(estimator: RemoteBitrateEstimator) -> None:
     """Swap the replacements into a fresh estimator (before its first packet)."""
     estimator.incoming_bitrate = WindowRateCounter(1000, 8000)  # type: ignore[assignment]
     estimator.estimator = FastOveruseEstimator()
+
+
+# libwebrtc's PacketRouter: a REMB at most every 200 ms, unless the estimate falls below 97 % of
+# the last one sent, which goes at once.
+REMB_INTERVAL_MS = 200
+REMB_DROP_RATIO = 0.97
+
+
+class RembPacer:
+    def __init__(self) -> None:
+        self._sent_at_ms: Optional[int] = None
+        self._sent_bitrate = 0
+
+    def should_send(self, bitrate: int, now_ms: int) -> bool:
+        if (self._sent_at_ms is not None and now_ms - self._sent_at_ms < REMB_INTERVAL_MS
+                and bitrate >= REMB_DROP_RATIO * self._sent_bitrate):
+            return False
+        self._sent_at_ms, self._sent_bitrate = now_ms, bitrate
+        return True

@@ -1,4 +1,5 @@
-"""The faster bitrate estimator gives aiortc's REMB values, packet for packet."""
+"""The faster bitrate estimator gives aiortc's REMB values, packet for packet; they go out
+as often as libwebrtc sends its own."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import random
 
 from aiortc.rate import RateCounter, RemoteBitrateEstimator
 
-from media.bitrate_estimator import WindowRateCounter, make_fast
+from media.bitrate_estimator import REMB_DROP_RATIO, RembPacer, WindowRateCounter, make_fast
 
 
 def test_the_window_rate_counter_reports_aiortcs_rates_through_gaps_and_resets():
@@ -55,3 +56,29 @@ def test_a_fast_estimator_sends_the_same_rembs_as_aiortcs_own_also_under_congest
     # The delay-based part is at work: the congestion brings the estimate down.
     assert min(rembs[-10:]) < max(rembs) / 2
 
+
+def test_rembs_go_at_most_every_200_ms_but_a_falling_estimate_at_once():
+    pacer = RembPacer()
+    assert pacer.should_send(1_000_000, 0)
+    assert not pacer.should_send(1_000_000, 100)
+    assert not pacer.should_send(980_000, 150)  # down less than 3 %
+    assert pacer.should_send(960_000, 160)  # down more: at once
+    assert not pacer.should_send(2_000_000, 300)
+    assert pacer.should_send(2_000_000, 360)
+
+
+def test_under_congestion_the_publisher_hears_few_rembs_and_the_lowest_estimate():
+    estimator, pacer = RemoteBitrateEstimator(), RembPacer()
+    make_fast(estimator)
+    estimates: list[tuple[int, int]] = []
+    sent: list[tuple[int, int]] = []
+    for abs_send_time, arrival_ms, size in video(random.Random(3), 40, congested_from=25):
+        remb = estimator.add(arrival_ms, abs_send_time, size, 1234)
+        if remb is not None:
+            estimates.append((arrival_ms, remb[0]))
+            if pacer.should_send(remb[0], arrival_ms):
+                sent.append((arrival_ms, remb[0]))
+    congested = [t for t, _ in estimates if t >= 25_000]
+    assert len(congested) > 20 * 15  # aiortc's estimator: one per packet while it sees overuse
+    assert len([t for t, _ in sent if t >= 25_000]) <= 5 * 15 + 15
+    assert min(b for _, b in sent) <= min(b for _, b in estimates) / REMB_DROP_RATIO
