@@ -163,9 +163,11 @@ class LiveSession(RoomObserver):
         self._enter(participant, True, time.time())
 
     def _enter(self, participant: Participant, rejoin: bool, now: float) -> None:
-        self._jobs.put_nowait(lambda: self._record_join(participant, rejoin, now))
+        # The id now: events emitted while the job waits on Redis must sort after this one.
+        event_id = new_event_id(now)
+        self._jobs.put_nowait(lambda: self._record_join(participant, rejoin, now, event_id))
 
-    async def _record_join(self, participant: Participant, rejoin: bool, now: float) -> None:
+    async def _record_join(self, participant: Participant, rejoin: bool, now: float, event_id: str) -> None:
         record = await self.attendance.get(participant.identity) or AttendanceRecord(
             participant.identity, participant.name, participant.role.value)
         first = record.first_join is None
@@ -174,7 +176,7 @@ class LiveSession(RoomObserver):
         await self.attendance.save(record)
         await self._bus.publish(Event(EventType.PARTICIPANT_JOINED, self.session.id, {
             "name": participant.name, "role": participant.role.value,
-            "participant_sid": participant.sid, "rejoin": rejoin}, participant.identity, now))
+            "participant_sid": participant.sid, "rejoin": rejoin}, participant.identity, now, event_id))
         if first and participant.role.value == "student" and now > self.policy.late_at:
             await self._bus.publish(Event(EventType.ATTENDANCE_LATE, self.session.id, {
                 "name": participant.name, "joined_at": iso(now),
@@ -195,14 +197,16 @@ class LiveSession(RoomObserver):
         silent_since = participant.connectivity.absent_since(now)
         if silent_since is not None and reason == "replaced":
             reason = "connection_lost"
-        at = silent_since or now
-        self._jobs.put_nowait(lambda: self._record_leave(participant, reason, at))
+        self._leave(participant, reason, silent_since or now)
 
     def connection_lost(self, participant: Participant) -> None:
-        at = participant.connectivity.lost_since or time.time()
-        self._jobs.put_nowait(lambda: self._record_leave(participant, "connection_lost", at))
+        self._leave(participant, "connection_lost", participant.connectivity.lost_since or time.time())
 
-    async def _record_leave(self, participant: Participant, reason: str, now: float) -> None:
+    def _leave(self, participant: Participant, reason: str, at: float) -> None:
+        event_id = new_event_id(at)  # taken now, like a join's
+        self._jobs.put_nowait(lambda: self._record_leave(participant, reason, at, event_id))
+
+    async def _record_leave(self, participant: Participant, reason: str, now: float, event_id: str) -> None:
         record = await self.attendance.get(participant.identity)
         duration = 0.0
         if record is not None:
@@ -210,7 +214,7 @@ class LiveSession(RoomObserver):
             await self.attendance.save(record)
         await self._bus.publish(Event(EventType.PARTICIPANT_LEFT, self.session.id, {
             "participant_sid": participant.sid, "reason": reason,
-            "duration_s": round(duration, 3)}, participant.identity, now))
+            "duration_s": round(duration, 3)}, participant.identity, now, event_id))
 
     def track_published(self, participant: Participant, publication: Publication) -> None:
         self.emit(EventType.TRACK_PUBLISHED, {"track_sid": publication.sid, "kind": publication.kind,
