@@ -301,13 +301,20 @@ def _codec_preferences(publication: Publication) -> list[RTCRtpCodecCapability]:
 
 
 # aiortc's RTCRtpSender.stop() waits for its RTP task to have started; a task cancelled before
-# its first step (a shutdown cancelling everything at once) never does. Closing is bounded.
+# its first step (a shutdown cancelling everything at once) never does. Closing is bounded, but
+# never cancelled halfway: aiortc stops transceivers one at a time (~66 on a subscriber connection
+# at 1 + 30), and a close cut short leaves the rest's RTP/RTCP tasks and the ICE socket running
+# for good (the soak benchmark's task leak). Past the bound it finishes in the background.
 PC_CLOSE_TIMEOUT_S = 5.0
+_closing_in_background: set["asyncio.Future[list[object]]"] = set()
 
 
 async def close_peer_connections(*connections: RTCPeerConnection) -> None:
+    closing = asyncio.ensure_future(asyncio.gather(*(pc.close() for pc in connections),
+                                                   return_exceptions=True))
     try:
-        await asyncio.wait_for(asyncio.gather(*(pc.close() for pc in connections),
-                                              return_exceptions=True), PC_CLOSE_TIMEOUT_S)
+        await asyncio.wait_for(asyncio.shield(closing), PC_CLOSE_TIMEOUT_S)
     except asyncio.TimeoutError:
-        logger.warning("peer connections did not close within %s s", PC_CLOSE_TIMEOUT_S)
+        logger.warning("peer connections did not close within %s s; still closing", PC_CLOSE_TIMEOUT_S)
+        _closing_in_background.add(closing)
+        closing.add_done_callback(_closing_in_background.discard)
