@@ -87,6 +87,13 @@ class Participant:
             "tracks": [p.describe() for p in self.publications.values()],
         }
 
+    @property
+    def connection_failed(self) -> bool:
+        """aiortc gave up on one of its peer connections (ICE consent unanswered for 30 s, DTLS
+        failed): nothing flows on it again, so the client has to join anew."""
+        return not self.closed and any(pc.connectionState in ("failed", "closed")
+                                       for pc in (self.publisher_pc, self.subscriber_pc))
+
     def datagrams_heard(self) -> int:
         return (aiortc_hooks.datagrams_heard(self.publisher_pc)
                 + aiortc_hooks.datagrams_heard(self.subscriber_pc))
@@ -210,7 +217,7 @@ class Participant:
             while self._negotiation_needed and not self.closed:
                 await asyncio.sleep(NEGOTIATION_DEBOUNCE_S)
                 self._negotiation_needed = False
-                if not self._slots:
+                if not self._slots or self.connection_failed:
                     continue
                 offer = await self.subscriber_pc.createOffer()
                 await self.subscriber_pc.setLocalDescription(offer)

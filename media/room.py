@@ -141,6 +141,14 @@ class Room:
             await asyncio.sleep(CONNECTIVITY_INTERVAL_S)
             now = time.time()
             for participant in list(self.participants.values()):
+                if participant.connection_failed:
+                    # Nothing flows on it again: the client is told to join anew (its signaling
+                    # socket closes with it) rather than kept in the room with a dead connection.
+                    logger.info("%s: a peer connection failed; removing it", participant.identity)
+                    participant.signal({"type": "participant_left", "identity": participant.identity,
+                                        "reason": "connection_lost"})
+                    asyncio.ensure_future(self.leave(participant, "connection_lost"))
+                    continue
                 change = participant.connectivity.poll(participant.datagrams_heard(), now)
                 if change is None:
                     continue

@@ -63,6 +63,16 @@ async def start_class(server: Any) -> tuple[str, RtcClient, RtcClient, Arrivals]
     return sid, teacher, kim, arrivals
 
 
+async def join_publishing_student(server: Any, sid: str, classmate: RtcClient) -> RtcClient:
+    """sam joins with a camera; it and its classmate get each other's media flowing."""
+    sam = RtcClient(server.base_url, (await server.token(sid, "sam"))["token"],
+                    {"camera": EncodedVideoTrack()}, ClientOptions(decode=False))
+    await sam.connect()
+    await sam.wait_for_tracks(2)
+    await classmate.wait_for_tracks(3)
+    return sam
+
+
 async def cut_for(udp_cut: UdpCut, server: Any, identity: str) -> tuple[float, float]:
     """Cut `identity`'s UDP for CUT_S; the wall-clock start and end."""
     for room in server.sfu.rooms.values():
@@ -117,12 +127,8 @@ async def wait_connection(server: Any, sid: str, identity: str, state: str, time
 async def test_an_aiortc_student_cut_off_for_10_s_is_lost_then_back_on_the_same_connection(
         aula_server: Any, udp_cut: UdpCut) -> None:
     sid, teacher, kim, arrivals = await start_class(aula_server)
-    sam = RtcClient(aula_server.base_url, (await aula_server.token(sid, "sam"))["token"],
-                    {"camera": EncodedVideoTrack()}, ClientOptions(decode=False))
-    await sam.connect()
+    sam = await join_publishing_student(aula_server, sid, kim)
     try:
-        await sam.wait_for_tracks(2)
-        await kim.wait_for_tracks(3)
         started = time.monotonic()
         cut = asyncio.ensure_future(cut_for(udp_cut, aula_server, "sam"))
         # Everyone else is told, while the drop lasts.
@@ -138,6 +144,41 @@ async def test_an_aiortc_student_cut_off_for_10_s_is_lost_then_back_on_the_same_
         assert sam.track_from("rivera", "camera").packets > before
         arrivals.assert_no_stall(started, time.monotonic())
         await check_one_gap(aula_server, sid, cut_at, restored_at, back_at)
+    finally:
+        for client in (sam, kim, teacher):
+            await client.close()
+
+
+async def test_a_student_whose_connection_fails_is_removed_and_the_class_goes_on(
+        aula_server: Any, udp_cut: UdpCut, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A drop long enough that ICE consent fails: the server drops the dead connection at once
+    (closing its signaling socket, so a browser rejoins) instead of keeping it in the room."""
+    import aioice.ice
+    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.5)  # fails in ~1 s, not ~30 s
+    monkeypatch.setattr(aioice.ice, "CONSENT_FAILURES", 2)
+    sid, teacher, kim, arrivals = await start_class(aula_server)
+    sam = await join_publishing_student(aula_server, sid, kim)
+    try:
+        for room in aula_server.sfu.rooms.values():
+            udp_cut.watch(room)
+        started, cut_at = time.monotonic(), time.time()
+        udp_cut.cut("sam")
+        left = await kim.wait_for(lambda m: m["type"] == "participant_left"
+                                  and m["identity"] == "sam", timeout=LOST_AFTER_S)
+        assert left["reason"] == "connection_lost"
+        assert await asyncio.wait_for(sam.closed, 5) is not None  # the server closed its socket
+        assert "sam" not in aula_server.sfu.rooms[sid].participants
+        # A classmate joining afterwards is offered the class, not an error from the dead one.
+        lee = RtcClient(aula_server.base_url, (await aula_server.token(sid, "lee"))["token"],
+                        options=ClientOptions(decode=False))
+        await lee.connect()
+        await lee.wait_for_tracks(2)
+        await lee.close()
+        arrivals.assert_no_stall(started, time.monotonic())
+        events = await aula_server.session_events(sid)
+        sam_left = [e for e in of_type(events, "participant.left") if e["participant"] == "sam"]
+        assert [e["data"]["reason"] for e in sam_left] == ["connection_lost"]
+        assert abs(parse_iso(sam_left[0]["ts"]) - cut_at) <= POLL_SLACK_S, (cut_at, sam_left)
     finally:
         for client in (sam, kim, teacher):
             await client.close()

@@ -373,7 +373,9 @@ export class Classroom extends EventTarget {
 
     participant_left(message) {
       if (message.identity === this.claims.identity) {
-        this._endedByServer(message.reason);
+        // The server gave up on this connection's media: join again on fresh connections.
+        if (message.reason === "connection_lost") this._scheduleReconnect("the server lost our connection");
+        else this._endedByServer(message.reason);
         return;
       }
       if (message.reason === "replaced") return; // the same person, on a new connection
