@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Optional
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -74,13 +74,10 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
             embedded = EmbeddedRedis(settings.data_dir)
             await embedded.start()
             redis_url = embedded.url
-        # Short timeouts: a Redis that stops answering must send events to the outbox, not
-        # stall a class. Retries: after Redis restarts, pooled connections to the old process
-        # fail once; they are retried on a fresh connection instead of failing the caller.
-        redis = aioredis.from_url(
-            redis_url, socket_timeout=2, socket_connect_timeout=2,
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError])
+        redis = redis_client(redis_url, REDIS_MAX_CONNECTIONS)
+        # Each open dashboard feed holds a connection in XREAD BLOCK: they get their own pool,
+        # so viewers never take the connections a class's events need.
+        feed_redis = redis_client(redis_url, max_connections=None)
         assert settings.secret is not None
         storage = storage_from_url(settings.recording_storage)
         sfu = SFU(settings.ice_addresses, settings.ice_allowed_networks)
@@ -111,7 +108,7 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
         if worker is not None:
             worker.start()
         app[CONTEXT] = AppContext(
-            settings=settings, redis=redis, sessions=sessions,
+            settings=settings, redis=redis, feed_redis=feed_redis, sessions=sessions,
             tokens=TokenIssuer(settings.secret, settings.token_ttl_s), sfu=sfu, loop_lag=loop_lag,
             bus=bus, live=live, storage=storage,
             exports=Exports(settings.data_dir / "sessions", storage),
@@ -129,10 +126,30 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
             await bus.close()
             await loop_lag.close()
             await redis.aclose()
+            await feed_redis.aclose()
             if embedded is not None:
                 await embedded.stop()
 
     return context
+
+
+# A burst (a class joining at once) waits for a connection rather than opening hundreds.
+REDIS_MAX_CONNECTIONS = 32
+
+
+def redis_client(url: str, max_connections: Optional[int]) -> aioredis.Redis:
+    """Short timeouts: a Redis that stops answering must send events to the outbox, not stall a
+    class. Retries: after Redis restarts, pooled connections to the old process fail once; they
+    are retried on a fresh connection instead of failing the caller."""
+    options: dict[str, Any] = dict(
+        socket_timeout=2, socket_connect_timeout=2,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError])
+    if max_connections is None:
+        return aioredis.Redis.from_url(url, **options)
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections,
+                                                    timeout=2, **options)
+    return aioredis.Redis.from_pool(pool)
 
 
 async def _resume_classes(settings: Settings, sessions: SessionStore, live: LiveSessions, bus: EventBus,

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 class AppContext:
     settings: Settings
     redis: aioredis.Redis
+    feed_redis: aioredis.Redis  # dashboard feeds' blocking reads
     sessions: SessionStore
     tokens: TokenIssuer
     sfu: SFU

@@ -273,7 +273,7 @@ async def _dashboard_context(app: web.Application) -> AsyncIterator[None]:
     redis = app[CONTEXT].redis
     index = DashboardIndex(redis, f"{socket.gethostname()}-{os.getpid()}")
     index.start()
-    app[DASHBOARD] = Dashboard(FlagBoard(redis), EventFeed(redis), index)
+    app[DASHBOARD] = Dashboard(FlagBoard(redis), EventFeed(app[CONTEXT].feed_redis), index)
     try:
         yield
     finally:
