@@ -60,10 +60,14 @@ class EventBus:
     def pending(self) -> bool:
         return self._outbox.has_pending()
 
+    def session_log(self, session_id: str) -> Path:
+        """`<data-dir>/sessions/{id}/events.jsonl`: every event of the session, one per line."""
+        return self._sessions_dir / session_id / "events.jsonl"
+
     def _append_to_session_log(self, session_id: str, line: str) -> None:
-        directory = self._sessions_dir / session_id
-        directory.mkdir(parents=True, exist_ok=True)
-        with open(directory / "events.jsonl", "a", encoding="utf-8") as file:
+        log = self.session_log(session_id)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a", encoding="utf-8") as file:
             file.write(line + "\n")
 
     async def _send(self, line: str) -> bool:

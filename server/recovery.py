@@ -137,7 +137,7 @@ async def resume(previous: LiveClasses, sessions: SessionStore, live: LiveSessio
         session = await sessions.get(listed.session_id)
         if session is None or session.ended:
             continue
-        await _close_cut_intervals(AttendanceStore(redis, session.id), bus, listed, previous.written_at)
+        await close_cut_intervals(AttendanceStore(redis, session.id), bus, listed, previous.written_at)
         running = live.live(session)
         running.opened_at = listed.opened_at
         running.carried_admission = listed.admission
@@ -153,7 +153,7 @@ async def resume(previous: LiveClasses, sessions: SessionStore, live: LiveSessio
     return resumed
 
 
-async def _close_cut_intervals(store: AttendanceStore, bus: EventBus, listed: LiveClass, last_seen: float) -> None:
+async def close_cut_intervals(store: AttendanceStore, bus: EventBus, listed: LiveClass, last_seen: float) -> None:
     for record in (await store.all()).values():
         if not record.is_present:
             continue
@@ -161,8 +161,30 @@ async def _close_cut_intervals(store: AttendanceStore, bus: EventBus, listed: Li
         duration = record.leave(max(joined, last_seen))
         await store.save(record)
         sid = listed.participants.get(record.identity)
-        if sid is None:  # joined after the last stamp: no sid to name it by
+        if sid is None:  # joined after the last stamp: its join event names it
+            sid = await asyncio.to_thread(_last_joined_sid, bus.session_log(listed.session_id),
+                                          record.identity)
+        if sid is None:  # killed between saving the interval and publishing its join
             continue
         await bus.publish(Event(EventType.PARTICIPANT_LEFT, listed.session_id, {
             "participant_sid": sid, "reason": "disconnected", "duration_s": round(duration, 3)},
             record.identity, max(joined, last_seen)))
+
+
+def _last_joined_sid(log: Path, identity: str) -> Optional[str]:
+    """The participant sid of identity's last participant.joined in a session's event log."""
+    sid = None
+    try:
+        with open(log, encoding="utf-8") as file:
+            for line in file:
+                if EventType.PARTICIPANT_JOINED.value not in line:
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue  # the line a kill cut short
+                if event.get("type") == EventType.PARTICIPANT_JOINED.value and event.get("participant") == identity:
+                    sid = event["data"]["participant_sid"]
+    except FileNotFoundError:
+        pass
+    return sid

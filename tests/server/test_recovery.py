@@ -5,10 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import json
+
 import pytest
+import redis.asyncio as aioredis
 
 from client import ClientOptions, RtcClient, SignalingError
+from engagement.attendance import AttendanceRecord
+from events import Event, EventType
+from events.bus import EventBus
+from events.schema import validate
 from recording.manifest import read_manifest
+from server.attendance_store import AttendanceStore
+from server.recovery import LiveClass, close_cut_intervals
 from tests.conftest import RedisServer, loopback_settings, running_aula
 from tests.media.test_forwarding import join
 from tests.server.test_live_session import of_type, roster, seconds
@@ -81,3 +90,32 @@ async def test_the_lock_removals_hands_and_poll_of_a_class_survive_a_restart(
     # The raised hand and the running poll (with kim's answer) are where the first process left them.
     assert [hand["identity"] for hand in joined["hands"]] == ["kim"]
     assert joined["poll"]["poll_id"] == poll["poll_id"] and joined["poll"]["your_answer"] == 1
+
+
+async def test_an_interval_opened_after_the_last_stamp_is_closed_under_its_joins_sid(
+        redis_server: RedisServer, tmp_path: Path) -> None:
+    """Killed within a second of a join: live.json does not list the newcomer yet, its event log does."""
+    redis = aioredis.Redis.from_url(redis_server.url)
+    bus = EventBus(redis, tmp_path)
+    store = AttendanceStore(redis, "ses_0123456789abcdef")
+    try:
+        for identity, sid, joined_at in (("sam", "PA_000000000001", 100.0), ("kim", "PA_000000000002", 104.5)):
+            record = AttendanceRecord(identity, identity.title(), "student")
+            record.join(joined_at)
+            await store.save(record)
+            await bus.publish(Event(EventType.PARTICIPANT_JOINED, "ses_0123456789abcdef", {
+                "name": identity.title(), "role": "student", "participant_sid": sid, "rejoin": False},
+                identity, joined_at))
+        listed = LiveClass("ses_0123456789abcdef", opened_at=90.0, recording=False, recording_by=None,
+                           participants={"sam": "PA_000000000001"})  # stamped at 104.2, before kim
+        await close_cut_intervals(store, bus, listed, last_seen=104.2)
+    finally:
+        await redis.aclose()
+    events = [json.loads(line) for line in bus.session_log("ses_0123456789abcdef").read_text().splitlines()]
+    left = of_type(events, "participant.left")
+    for event in left:
+        validate(event)
+    assert {(e["participant"], e["data"]["participant_sid"]) for e in left} == {
+        ("sam", "PA_000000000001"), ("kim", "PA_000000000002")}
+    kim_left = next(e for e in left if e["participant"] == "kim")
+    assert seconds(kim_left["ts"]) == pytest.approx(104.5)  # a cut interval is never negative
