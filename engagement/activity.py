@@ -14,8 +14,8 @@ PART_POINTS = 20.0
 class Timeline:
     """How long something was on (camera, page visible): on/off switches over time."""
 
-    def __init__(self) -> None:
-        self._total = 0.0
+    def __init__(self, total: float = 0.0) -> None:
+        self._total = total
         self._since: Optional[float] = None
 
     def set(self, on: bool, at: float) -> bool:
@@ -63,6 +63,30 @@ class ActivityTracker:
         if activity is None:
             activity = self.participants[identity] = Activity(identity, name or identity, role)
         return activity
+
+    def totals(self, now: float, talk_time: dict[str, float], turns: dict[str, int]) -> dict[str, Any]:
+        """Everything counted so far, as plain data: what a restarted server carries on from."""
+        return {"polls_asked": self.polls_asked, "participants": {
+            identity: {"name": a.name, "role": a.role, "talk_time_s": talk_time.get(identity, 0.0),
+                       "turns": turns.get(identity, 0), "camera_on_s": a.camera.total(now),
+                       "visible_s": a.visible.total(now), "messages": a.messages, "hands": a.hands,
+                       "reactions": a.reactions, "polls_answered": sorted(a.polls_answered),
+                       "polls_correct": sorted(a.polls_correct)}
+            for identity, a in self.participants.items()}}
+
+    def carry_over(self, totals: dict[str, Any]) -> tuple[dict[str, float], dict[str, int]]:
+        """Go on from `totals()` of a previous process; returns the talk time and turns in it
+        (kept by the class, beside its live microphones). Cameras and pages start off."""
+        self.polls_asked = totals["polls_asked"]
+        talk_time, turns = {}, {}
+        for identity, carried in totals["participants"].items():
+            self.participants[identity] = Activity(
+                identity, carried["name"], carried["role"],
+                camera=Timeline(carried["camera_on_s"]), visible=Timeline(carried["visible_s"]),
+                messages=carried["messages"], hands=carried["hands"], reactions=carried["reactions"],
+                polls_answered=set(carried["polls_answered"]), polls_correct=set(carried["polls_correct"]))
+            talk_time[identity], turns[identity] = carried["talk_time_s"], carried["turns"]
+        return talk_time, turns
 
     def score(self, identity: str, talk_time: dict[str, float]
               ) -> tuple[Optional[float], Optional[dict[str, float]]]:

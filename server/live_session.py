@@ -451,6 +451,14 @@ class LiveSession(RoomObserver):
 
     # -- engagement totals ----------------------------------------------------------------
 
+    def engagement_totals(self) -> dict[str, Any]:
+        talk, turns = self.talk_times()
+        return self.activity.totals(time.time(), talk, turns)
+
+    def carry_engagement(self, totals: dict[str, Any]) -> None:
+        """A restart goes on from the totals the previous process counted."""
+        self._talk_time_closed, self._turns_closed = self.activity.carry_over(totals)
+
     def talk_times(self) -> tuple[dict[str, float], dict[str, int]]:
         talk = dict(self._talk_time_closed)
         turns = dict(self._turns_closed)

@@ -2,11 +2,11 @@
 
 Every second `LiveClassesFile` writes `<data-dir>/live.json`: each class this node runs, when it
 started, whether it is recorded and by whom, who is in its room, who may enter it, its raised
-hands and its running poll, stamped with the time of
-writing. A clean shutdown writes it once more and stops before it closes the rooms, so the
-file always says how the classes ran. The next process reads it before it takes a connection (`resume`): a class that
-has not ended goes on with its first start (no second session.started), recording again if it
-was, and each attendance interval left open (a kill closes none) ends at the last stamp, with
+hands, its running poll and the engagement counted so far, stamped with the time of writing. A
+clean shutdown writes it once more and stops before it closes the rooms, so the file always says
+how the classes ran. The next process reads it before it takes a connection (`resume`): a class
+that has not ended goes on with its first start (no second session.started), recording again if
+it was, and each attendance interval left open (a kill closes none) ends at the last stamp, with
 the participant.left the dead process never sent.
 """
 
@@ -51,6 +51,8 @@ class LiveClass:
     # Raised hands as (identity, name, raised_at), in queue order, and the running poll.
     hands: list[tuple[str, str, float]] = field(default_factory=list)
     poll: Optional[dict] = None
+    # Engagement counted so far (talk time, camera, chat, hands, reactions, polls).
+    engagement: Optional[dict] = None
 
 
 @dataclass
@@ -101,7 +103,8 @@ class LiveClassesFile:
             classes.append(LiveClass(session_id, session.opened_at, recording["active"],
                                      recording["started_by"], participants, admission,
                                      session.hands.raised(),
-                                     asdict(session.poll) if session.poll is not None else None))
+                                     asdict(session.poll) if session.poll is not None else None,
+                                     session.engagement_totals()))
         return LiveClasses(time.time(), classes)
 
     def _write(self, classes: LiveClasses) -> None:
@@ -145,6 +148,8 @@ async def resume(previous: LiveClasses, sessions: SessionStore, live: LiveSessio
             running.hands.raise_hand(identity, name, raised_at)
         if listed.poll is not None:
             running.poll = Poll(**listed.poll)
+        if listed.engagement is not None:
+            running.carry_engagement(listed.engagement)
         if listed.recording:
             running.recording.start(listed.recording_by, [])
         resumed.append(session.id)

@@ -69,6 +69,8 @@ async def test_the_lock_removals_hands_and_poll_of_a_class_survive_a_restart(
         await teacher.send({"type": "moderate", "action": "lock"})
         await kim.wait_for(lambda m: m["type"] == "room_updated" and m["room"]["locked"])
         await kim.send({"type": "hand", "raised": True})
+        await kim.send({"type": "chat", "text": "is it 4?"})
+        await teacher.wait_for(lambda m: m["type"] == "chat")
         await teacher.send({"type": "poll_create", "question": "2 + 2?", "options": ["3", "4"], "correct": 1})
         poll = (await kim.wait_for(lambda m: m["type"] == "poll_started"))["poll"]
         await kim.send({"type": "poll_answer", "poll_id": poll["poll_id"], "option": 1})
@@ -87,9 +89,15 @@ async def test_the_lock_removals_hands_and_poll_of_a_class_survive_a_restart(
         kim = await join(second, sid, "kim")  # was in the room: may come back while it is locked
         joined = await kim.wait_for(lambda m: m["type"] == "joined")
         await kim.close()
+        await second.end_session(sid)
+        await second.wait_for_event(sid, lambda e: e["type"] == "session.ended")
+        events = await second.session_events(sid)
     # The raised hand and the running poll (with kim's answer) are where the first process left them.
     assert [hand["identity"] for hand in joined["hands"]] == ["kim"]
     assert joined["poll"]["poll_id"] == poll["poll_id"] and joined["poll"]["your_answer"] == 1
+    # What kim did before the restart still counts in the class's last engagement figures.
+    last = [e["data"] for e in of_type(events, "engagement.snapshot") if e["participant"] == "kim"][-1]
+    assert (last["messages"], last["hands"], last["polls_answered"], last["polls_correct"]) == (1, 1, 1, 1)
 
 
 async def test_an_interval_opened_after_the_last_stamp_is_closed_under_its_joins_sid(
