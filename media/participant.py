@@ -27,6 +27,7 @@ from .ice_policy import IcePolicy
 from .permissions import Permissions, Role, Source
 from .publication import Publication
 from .sdp import APPLY_ERRORS, PARSE_ERRORS, check_session_description
+from .sdp_turns import ROUTINE, URGENT, SdpTurns
 from .sender_slot import SenderSlot
 from .subscription import Subscription
 
@@ -50,6 +51,7 @@ class Participant:
         permissions: Permissions,
         signal: Signal,
         ice_policy: IcePolicy,
+        sdp_turns: SdpTurns,
         on_publication: Callable[["Participant", Publication], None],
         on_unpublication: Callable[["Participant", Publication], None],
     ) -> None:
@@ -66,6 +68,7 @@ class Participant:
         self.publications: dict[str, Publication] = {}
         self.subscriptions: dict[str, Subscription] = {}
         self._ice_policy = ice_policy
+        self._sdp_turns = sdp_turns
         self._on_publication = on_publication
         self._on_unpublication = on_unpublication
         # max-bundle: aiortc's "balanced" policy can leave an m-line added before the first
@@ -114,7 +117,7 @@ class Participant:
         missing = set(sources) - mids
         if missing:
             raise NegotiationError(f"tracks name mids not in the offer: {', '.join(sorted(missing))}")
-        async with self._publisher_lock:
+        async with self._publisher_lock, self._sdp_turns.turn(URGENT):
             try:
                 await self.publisher_pc.setRemoteDescription(
                     RTCSessionDescription(sdp=self._ice_policy.filter_sdp(sdp), type="offer"))
@@ -215,12 +218,15 @@ class Participant:
     async def _negotiate(self) -> None:
         try:
             while self._negotiation_needed and not self.closed:
-                await asyncio.sleep(NEGOTIATION_DEBOUNCE_S)
+                # A join makes all its subscriptions at once: its first offer need not wait.
+                first = self.subscriber_pc.localDescription is None
+                await asyncio.sleep(0 if first else NEGOTIATION_DEBOUNCE_S)
                 self._negotiation_needed = False
                 if not self._slots or self.connection_failed:
                     continue
-                offer = await self.subscriber_pc.createOffer()
-                await self.subscriber_pc.setLocalDescription(offer)
+                async with self._sdp_turns.turn(URGENT if first else ROUTINE):
+                    offer = await self.subscriber_pc.createOffer()
+                    await self.subscriber_pc.setLocalDescription(offer)
                 self._answer_received = asyncio.get_running_loop().create_future()
                 self.signal({
                     "type": "offer", "target": "subscriber",
@@ -242,9 +248,10 @@ class Participant:
         if self._answer_received is None or self.subscriber_pc.signalingState != "have-local-offer":
             raise NegotiationError("no subscriber offer is waiting for an answer")
         try:
-            check_session_description(sdp)
-            await self.subscriber_pc.setRemoteDescription(
-                RTCSessionDescription(sdp=self._ice_policy.filter_sdp(sdp), type="answer"))
+            async with self._sdp_turns.turn(URGENT):
+                check_session_description(sdp)
+                await self.subscriber_pc.setRemoteDescription(
+                    RTCSessionDescription(sdp=self._ice_policy.filter_sdp(sdp), type="answer"))
         except NegotiationError:
             self._negotiation_needed = True  # offer again rather than hang on a bad answer
             raise

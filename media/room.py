@@ -13,6 +13,7 @@ from engagement.speaking import ActiveSpeakerDetector
 from .connectivity import Change
 from .exceptions import JoinRefused, NotFound, PermissionDenied
 from .ice_policy import IcePolicy
+from .sdp_turns import SdpTurns
 from .participant import Participant, Signal
 from .permissions import Permissions, Role, Source
 from .publication import Publication
@@ -43,6 +44,7 @@ class Room:
         session_id: str,
         title: str,
         ice_policy: IcePolicy,
+        sdp_turns: SdpTurns,
         on_close: Callable[["Room"], None],
         observer: Optional[RoomObserver] = None,
     ) -> None:
@@ -53,6 +55,7 @@ class Room:
         self.participants: dict[str, Participant] = {}
         self.created_at = time.time()
         self._ice_policy = ice_policy
+        self._sdp_turns = sdp_turns
         self._on_close = on_close
         self._observer = observer or RoomObserver()
         # Identities that were in the room may come back while it is locked; removed ones not.
@@ -91,7 +94,7 @@ class Room:
         self.check_admission(identity, role)
         previous = self.participants.get(identity)
         participant = Participant(identity, name, role, permissions, signal, self._ice_policy,
-                                  self._publication_added, self._publication_removed)
+                                  self._sdp_turns, self._publication_added, self._publication_removed)
         if previous is not None:
             participant.connectivity.continue_from(previous.connectivity, time.time())
             # The old connection (another tab, a page that did not notice its reload) is told why.

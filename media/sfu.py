@@ -7,6 +7,7 @@ from typing import Optional
 
 from . import aiortc_hooks
 from .ice_policy import IcePolicy
+from .sdp_turns import SdpTurns
 from .room import Room
 from .room_observer import RoomObserver
 
@@ -17,6 +18,7 @@ class SFU:
     ) -> None:
         aiortc_hooks.use_host_addresses(ice_addresses)
         self._ice_policy = IcePolicy(ice_allowed_networks)
+        self._sdp_turns = SdpTurns()  # one loop forwards every room: they take turns too
         self.rooms: dict[str, Room] = {}
 
     def room(self, session_id: str, title: str,
@@ -24,7 +26,7 @@ class SFU:
         """The session's room, opened on first use (with `observer` watching it)."""
         room = self.rooms.get(session_id)
         if room is None:
-            room = Room(session_id, title, self._ice_policy, self._room_closed, observer)
+            room = Room(session_id, title, self._ice_policy, self._sdp_turns, self._room_closed, observer)
             self.rooms[session_id] = room
         return room
 
