@@ -81,6 +81,7 @@ class Participant:
         self._negotiation_needed = False
         self._negotiation_task: Optional[asyncio.Task[None]] = None
         self._answer_received: Optional[asyncio.Future[None]] = None
+        self._subscriber_negotiated = asyncio.Event()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -258,6 +259,8 @@ class Participant:
         except APPLY_ERRORS as exc:
             self._negotiation_needed = True
             raise NegotiationError(f"could not apply the answer: {exc}") from exc
+        else:
+            self._subscriber_negotiated.set()
         finally:
             if self._answer_received is not None and not self._answer_received.done():
                 self._answer_received.set_result(None)
@@ -284,6 +287,15 @@ class Participant:
 
     async def wait_closed(self) -> None:
         await self._closed_event.wait()
+
+    async def wait_subscriber_negotiated(self, timeout: float) -> bool:
+        """Until an answer to a subscriber offer has been applied; False if it closed or timed out."""
+        waits = [asyncio.ensure_future(self._subscriber_negotiated.wait()),
+                 asyncio.ensure_future(self._closed_event.wait())]
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits:
+            wait.cancel()
+        return self._subscriber_negotiated.is_set() and not self.closed
 
     async def close(self) -> None:
         if self.closed:

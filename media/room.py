@@ -14,7 +14,7 @@ from .connectivity import Change
 from .exceptions import JoinRefused, NotFound, PermissionDenied
 from .ice_policy import IcePolicy
 from .sdp_turns import SdpTurns
-from .participant import Participant, Signal
+from .participant import ANSWER_TIMEOUT_S, Participant, Signal
 from .permissions import Permissions, Role, Source
 from .publication import Publication
 from .room_observer import RoomObserver
@@ -67,6 +67,7 @@ class Room:
         self._connectivity_task = asyncio.ensure_future(self._watch_connectivity())
         # Participants whose socket dropped, kept for a reconnect grace: identity → timer.
         self._graces: dict[str, asyncio.TimerHandle] = {}
+        self._second_rounds: set[asyncio.Future[None]] = set()
 
     def describe(self) -> dict[str, Any]:
         return {"session_id": self.session_id, "title": self.title, "locked": self.locked}
@@ -113,10 +114,26 @@ class Room:
                        exclude=identity)
         self._observe("participant_joined", participant, rejoin)
         if permissions.subscribe:
-            for other in others:
-                for publication in other.publications.values():
-                    self._subscribe(participant, publication)
+            # The first negotiation carries what the newcomer must see first (the instructor,
+            # shared screens); the class follows in a second round, so a join's first picture
+            # does not wait on an offer and answer with every camera in the room.
+            available = [(other, p) for other in others for p in other.publications.values()]
+            first = [p for other, p in available if other.role is Role.INSTRUCTOR or p.source is Source.SCREEN]
+            rest = [p for _, p in available if p not in first]
+            for publication in first or rest:
+                self._subscribe(participant, publication)
+            if first and rest:
+                later = asyncio.ensure_future(self._subscribe_after_first_answer(participant, rest))
+                self._second_rounds.add(later)  # ends when the participant answers or leaves
+                later.add_done_callback(self._second_rounds.discard)
         return participant
+
+    async def _subscribe_after_first_answer(self, participant: Participant,
+                                            publications: list[Publication]) -> None:
+        await participant.wait_subscriber_negotiated(ANSWER_TIMEOUT_S)
+        for publication in publications:
+            if not participant.closed and not publication.closed:
+                self._subscribe(participant, publication)
 
     def _subscribe(self, participant: Participant, publication: Publication) -> None:
         """One participant whose connection died must not stop anyone else's media."""

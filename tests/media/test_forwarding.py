@@ -189,3 +189,25 @@ async def test_a_participant_with_a_dead_connection_does_not_block_later_joins(a
     finally:
         for client in (watcher, broken, publisher):
             await client.close()
+
+
+async def test_a_newcomer_is_offered_the_instructor_first_and_the_class_right_after(aula_server):
+    """Its first negotiation does not grow with the class: the instructor's picture comes first."""
+    session = await aula_server.create_session()
+    media = {"microphone": ToneTrack(440), "camera": ColourTrack(RED)}
+    teacher = await join(aula_server, session["id"], "rivera", media, role="instructor",
+                         options=ClientOptions(decode=False))
+    students = [await join(aula_server, session["id"], name, {"camera": ColourTrack(BLUE)},
+                           options=ClientOptions(decode=False)) for name in ("kim", "lee")]
+    await students[1].wait_for_tracks(3)  # everyone's tracks are published
+    newcomer = await join(aula_server, session["id"], "sam", options=ClientOptions(decode=False))
+    try:
+        flowing = await newcomer.wait_for_tracks(4)
+        assert {(t.identity, t.source) for t in flowing} == {
+            ("rivera", "microphone"), ("rivera", "camera"), ("kim", "camera"), ("lee", "camera")}
+        offers = [m for m in newcomer.messages if m["type"] == "offer" and m["target"] == "subscriber"]
+        assert [{t["identity"] for t in offer["tracks"]} for offer in offers[:2]] == [
+            {"rivera"}, {"rivera", "kim", "lee"}]
+    finally:
+        for client in (newcomer, teacher, *students):
+            await client.close()
