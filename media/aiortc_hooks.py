@@ -5,8 +5,9 @@ hooks let the SFU see every RTP packet a receiver gets before its jitter buffer,
 already-encoded RTP packets on a sender's transport, while aiortc keeps doing ICE, DTLS, SRTP,
 RTCP receiver reports, REMB and NACK generation. aiortc is pinned (pyproject.toml) and every
 hook here is covered by tests/media: upgrading aiortc means re-reading
-`RTCRtpReceiver._handle_rtp_packet`, `RTCRtpSender.send`, `RTCRtpSender._run_rtp` and
-`RTCRtpSender._run_rtcp`.
+`RTCRtpReceiver._handle_rtp_packet`, `RTCRtpSender.send`, `RTCRtpSender._run_rtp`,
+`RTCRtpSender._run_rtcp` and `RTCPeerConnection.setRemoteDescription` (it must parse before
+its first await).
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import aioice.ice
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, clock
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCSessionDescription, clock
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State as DtlsState
 from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.sdp import SessionDescription
 from aiortc.rtcrtpparameters import (
     RTCRtpCodecParameters,
     RTCRtpReceiveParameters,
@@ -75,6 +77,34 @@ def use_host_addresses(addresses: tuple[str, ...]) -> None:
 
 
 _AIOICE_HOST_ADDRESSES = aioice.ice.get_host_addresses
+
+
+async def set_remote_description(pc: RTCPeerConnection, sdp: str, sdp_type: str,
+                                 parsed: SessionDescription) -> None:
+    """`pc.setRemoteDescription` without parsing `sdp` again: the SFU parsed it to check it, and
+    aiortc's parser takes ~6 ms for a subscriber answer with 60 m-lines (one per student joining
+    or leaving, for everyone in the class). aiortc parses first thing, before any await."""
+    global _parsed_handover
+    _parsed_handover = (sdp, parsed)
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=sdp_type))
+    finally:
+        _parsed_handover = None
+
+
+_parsed_handover: Optional[tuple[str, SessionDescription]] = None
+_AIORTC_PARSE = SessionDescription.parse.__func__  # type: ignore[attr-defined]
+
+
+def _parse_once(cls: type[SessionDescription], sdp: str) -> SessionDescription:
+    global _parsed_handover
+    if _parsed_handover is not None and _parsed_handover[0] is sdp:
+        parsed, _parsed_handover = _parsed_handover[1], None
+        return parsed
+    return _AIORTC_PARSE(cls, sdp)
+
+
+SessionDescription.parse = classmethod(_parse_once)  # type: ignore[method-assign, assignment]
 
 
 def size_receive_buffers(pc: RTCPeerConnection, size: int) -> None:

@@ -13,7 +13,6 @@ from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
     RTCRtpSender,
-    RTCSessionDescription,
 )
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import candidate_from_sdp
@@ -114,14 +113,15 @@ class Participant:
         self, sdp: str, tracks: list[dict[str, str]]
     ) -> tuple[str, list[dict[str, str]]]:
         sources = self._check_track_sources(tracks)
-        mids = {media.rtp.muxId for media in check_session_description(sdp).media}
+        sdp = self._ice_policy.filter_sdp(sdp)
+        description = check_session_description(sdp)
+        mids = {media.rtp.muxId for media in description.media}
         missing = set(sources) - mids
         if missing:
             raise NegotiationError(f"tracks name mids not in the offer: {', '.join(sorted(missing))}")
         async with self._publisher_lock, self._sdp_turns.turn(URGENT):
             try:
-                await self.publisher_pc.setRemoteDescription(
-                    RTCSessionDescription(sdp=self._ice_policy.filter_sdp(sdp), type="offer"))
+                await aiortc_hooks.set_remote_description(self.publisher_pc, sdp, "offer", description)
                 answer = await self.publisher_pc.createAnswer()
                 await self.publisher_pc.setLocalDescription(answer)
                 aiortc_hooks.size_receive_buffers(self.publisher_pc, RECEIVE_BUFFER_BYTES)
@@ -250,9 +250,9 @@ class Participant:
             raise NegotiationError("no subscriber offer is waiting for an answer")
         try:
             async with self._sdp_turns.turn(URGENT):
-                check_session_description(sdp)
-                await self.subscriber_pc.setRemoteDescription(
-                    RTCSessionDescription(sdp=self._ice_policy.filter_sdp(sdp), type="answer"))
+                sdp = self._ice_policy.filter_sdp(sdp)
+                await aiortc_hooks.set_remote_description(
+                    self.subscriber_pc, sdp, "answer", check_session_description(sdp))
         except NegotiationError:
             self._negotiation_needed = True  # offer again rather than hang on a bad answer
             raise
