@@ -229,9 +229,10 @@ class Classroom:
         """Chat, hands and reactions from random students, ~every interval_s."""
         while True:
             await asyncio.sleep(interval_s * self.rng.uniform(0.5, 1.5))
-            if not self.seated:
+            students = [m for m in self.seated.values() if m.role == "student"]
+            if not students:
                 continue
-            member = self.rng.choice(list(self.seated.values()))
+            member = self.rng.choice(students)
             kind = self.rng.choice(("chat", "hand", "reaction"))
             message: dict[str, Any] = {"type": kind}
             if kind == "chat":
@@ -441,13 +442,13 @@ async def soak(server: AulaServer, redis_url: str, args: argparse.Namespace) -> 
 
         joining = time.perf_counter()
         await server.open_room(scenario)
-        instructor_member = await classroom.sit(instructor)
-        for identity, seat in seats.items():
+        # The instructor has a seat too: dropped by the server, it comes back like anyone.
+        classroom.seats = {instructor.identity: instructor, **seats}
+        for identity, seat in classroom.seats.items():
             classroom.seated[identity] = await classroom.sit(seat)
         flowing = await asyncio.gather(*(
-            wait_for_videos(member.client, scenario.videos_shown_by(seat), 30.0 + 4.0 * args.students)
-            for member, seat in [(instructor_member, instructor)]
-            + [(classroom.seated[i], seat) for i, seat in seats.items()]), return_exceptions=True)
+            wait_for_videos(classroom.seated[i].client, scenario.videos_shown_by(seat), 30.0 + 4.0 * args.students)
+            for i, seat in classroom.seats.items()), return_exceptions=True)
         result["join_all_s"] = round(time.perf_counter() - joining, 1)
         # Growth is what is measured: a client short of a video is noted, not fatal.
         result["clients_missing_videos"] = sum(isinstance(f, BaseException) for f in flowing)

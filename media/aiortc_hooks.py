@@ -6,8 +6,8 @@ already-encoded RTP packets on a sender's transport, while aiortc keeps doing IC
 RTCP receiver reports, REMB and NACK generation. aiortc is pinned (pyproject.toml) and every
 hook here is covered by tests/media: upgrading aiortc means re-reading
 `RTCRtpReceiver._handle_rtp_packet`, `RTCRtpSender.send`, `RTCRtpSender._run_rtp`,
-`RTCRtpSender._run_rtcp` and `RTCPeerConnection.setRemoteDescription` (it must parse before
-its first await).
+`RTCRtpSender._run_rtcp`, `RTCPeerConnection.setRemoteDescription` (it must parse before
+its first await) and aioice's `Connection.query_consent`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import aioice.ice
+import aioice.stun
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCSessionDescription, clock
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State as DtlsState
@@ -77,6 +78,38 @@ def use_host_addresses(addresses: tuple[str, ...]) -> None:
 
 
 _AIOICE_HOST_ADDRESSES = aioice.ice.get_host_addresses
+
+# RFC 7675: consent expires 30 s after the last answered check.
+CONSENT_EXPIRY_S = 30.0
+# Each check is sent again at 0.5 s and 1.5 s (aioice's RTO doubling): answered within 3.5 s.
+CONSENT_RETRANSMISSIONS = 2
+
+
+async def _query_consent(self: aioice.ice.Connection) -> None:
+    """aioice's consent freshness, expiring as RFC 7675 says: 30 s after the last check that was
+    answered. aioice gives each check one try of 0.5 s and gives up after 6 misses in a row, so
+    an event loop busy for half a second at each check (the peer's or this one's) ends a healthy
+    connection: under load, a class's instructor was dropped that way."""
+    assert self.remote_password is not None
+    answered_at = time.monotonic()
+    while True:
+        await asyncio.sleep(aioice.ice.CONSENT_INTERVAL * (0.8 + 0.4 * random.random()))
+        for pair in self._nominated.values():
+            try:
+                await pair.protocol.request(
+                    self.build_request(pair, nominate=False), pair.remote_addr,
+                    integrity_key=self.remote_password.encode("utf8"),
+                    retransmissions=CONSENT_RETRANSMISSIONS)
+                answered_at = time.monotonic()
+            except aioice.stun.TransactionError:
+                pass
+        if time.monotonic() - answered_at >= CONSENT_EXPIRY_S:
+            self._query_consent_task = None
+            await self.close()
+            return
+
+
+aioice.ice.Connection.query_consent = _query_consent  # type: ignore[method-assign]
 
 
 async def set_remote_description(pc: RTCPeerConnection, sdp: str, sdp_type: str,

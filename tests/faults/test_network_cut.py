@@ -16,6 +16,7 @@ import pytest
 from client import ClientOptions, RtcClient
 from events.event import parse_iso
 from events.schema import validate
+from media import aiortc_hooks
 from media.connectivity import LOST_AFTER_S
 from tests.server.test_live_session import of_type, roster
 from tests.synthetic import EncodedToneTrack, EncodedVideoTrack
@@ -154,8 +155,8 @@ async def test_a_student_whose_connection_fails_is_removed_and_the_class_goes_on
     """A drop long enough that ICE consent fails: the server drops the dead connection at once
     (closing its signaling socket, so a browser rejoins) instead of keeping it in the room."""
     import aioice.ice
-    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.5)  # fails in ~1 s, not ~30 s
-    monkeypatch.setattr(aioice.ice, "CONSENT_FAILURES", 2)
+    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.5)  # expires in ~4 s, not 30 s
+    monkeypatch.setattr(aiortc_hooks, "CONSENT_EXPIRY_S", 1.0)
     sid, teacher, kim, arrivals = await start_class(aula_server)
     sam = await join_publishing_student(aula_server, sid, kim)
     try:
