@@ -6,7 +6,8 @@ publishers hear a delay-based estimate (Janus sends a fixed cap instead). Two of
 most of its time without needing to: `RateCounter` walks its 1 ms buckets one by one for every
 millisecond since the last packet (~33 per frame), and `OveruseEstimator` finds the smallest of
 its last 60 frame periods with a Python loop, per frame. The replacements compute exactly the
-same values (tests/media/test_bitrate_estimator.py feeds both the same traffic).
+same values (tests/media/test_bitrate_estimator.py feeds both the same traffic); aiortc_hooks
+makes every estimator aiortc builds use them.
 
 While it sees overuse, aiortc's estimator hands out a REMB for every packet (on a busy server,
 whose own delays look like overuse, that is every packet), each its own SRTCP packet through
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from aiortc.rate import MIN_FRAME_PERIOD_HISTORY_LENGTH, OveruseEstimator, RemoteBitrateEstimator
+from aiortc.rate import MIN_FRAME_PERIOD_HISTORY_LENGTH, OveruseEstimator
 
 
 class WindowRateCounter:
@@ -89,12 +90,6 @@ class FastOveruseEstimator(OveruseEstimator):
         smallest = min(history, default=ts_delta)
         history.append(ts_delta)
         return smallest if smallest < ts_delta else ts_delta
-
-
-def make_fast(estimator: RemoteBitrateEstimator) -> None:
-    """Swap the replacements into a fresh estimator (before its first packet)."""
-    estimator.incoming_bitrate = WindowRateCounter(1000, 8000)  # type: ignore[assignment]
-    estimator.estimator = FastOveruseEstimator()
 
 
 # libwebrtc's PacketRouter: a REMB at most every 200 ms, unless the estimate falls below 97 % of

@@ -151,6 +151,7 @@ async def stats(request: web.Request) -> web.Response:
     return web.json_response({
         "media": context.sfu.stats(),
         "event_loop_lag": context.loop_lag.summary(),
+        "gc_pauses": context.loop_lag.gc_summary(),
         "udp_receive_buffer_errors": udp_receive_buffer_errors(),
         "transcription": context.live.speech.metrics(),
         # What a leak would grow: benchmarks/soak.py watches these across joins and leaves.

@@ -5,14 +5,25 @@ from __future__ import annotations
 
 import random
 
-from aiortc.rate import RateCounter, RemoteBitrateEstimator
+import aiortc.rate
+import pytest
+from aiortc.rate import RemoteBitrateEstimator
 
-from media.bitrate_estimator import REMB_DROP_RATIO, RembPacer, WindowRateCounter, make_fast
+from media.aiortc_hooks import AIORTC_OVERUSE_ESTIMATOR, AIORTC_RATE_COUNTER
+from media.bitrate_estimator import REMB_DROP_RATIO, FastOveruseEstimator, RembPacer, WindowRateCounter
+
+
+def aiortc_estimator(monkeypatch: pytest.MonkeyPatch) -> RemoteBitrateEstimator:
+    """aiortc's own estimator, as it is without Aula's hooks."""
+    with monkeypatch.context() as patch:
+        patch.setattr(aiortc.rate, "RateCounter", AIORTC_RATE_COUNTER)
+        patch.setattr(aiortc.rate, "OveruseEstimator", AIORTC_OVERUSE_ESTIMATOR)
+        return RemoteBitrateEstimator()
 
 
 def test_the_window_rate_counter_reports_aiortcs_rates_through_gaps_and_resets():
     rng = random.Random(7)
-    theirs, ours = RateCounter(1000, 8000), WindowRateCounter(1000, 8000)
+    theirs, ours = AIORTC_RATE_COUNTER(1000, 8000), WindowRateCounter(1000, 8000)
     now = 0
     for _ in range(20000):
         now += rng.choice([0, 0, 1, 2, 5, 33, 100, 700, 1500])
@@ -43,9 +54,10 @@ def video(rng: random.Random, seconds: float, congested_from: float) -> list[tup
     return packets
 
 
-def test_a_fast_estimator_sends_the_same_rembs_as_aiortcs_own_also_under_congestion():
-    theirs, ours = RemoteBitrateEstimator(), RemoteBitrateEstimator()
-    make_fast(ours)
+def test_every_estimator_aiortc_builds_is_fast_and_sends_aiortcs_rembs_also_under_congestion(monkeypatch):
+    theirs, ours = aiortc_estimator(monkeypatch), RemoteBitrateEstimator()
+    assert isinstance(ours.incoming_bitrate, WindowRateCounter) and isinstance(ours.estimator, FastOveruseEstimator)
+    assert not isinstance(theirs.incoming_bitrate, WindowRateCounter)
     rembs = []
     for abs_send_time, arrival_ms, size in video(random.Random(3), 40, congested_from=25):
         remb = theirs.add(arrival_ms, abs_send_time, size, 1234)
@@ -69,7 +81,6 @@ def test_rembs_go_at_most_every_200_ms_but_a_falling_estimate_at_once():
 
 def test_under_congestion_the_publisher_hears_few_rembs_and_the_lowest_estimate():
     estimator, pacer = RemoteBitrateEstimator(), RembPacer()
-    make_fast(estimator)
     estimates: list[tuple[int, int]] = []
     sent: list[tuple[int, int]] = []
     for abs_send_time, arrival_ms, size in video(random.Random(3), 40, congested_from=25):

@@ -127,4 +127,10 @@ async def test_stats_report_media_counters_and_event_loop_lag(aula_server):
     assert response.status == 200
     assert body["media"]["rooms"] == 0 and body["media"]["packets_forwarded"] == 0
     assert body["event_loop_lag"]["samples"] >= 2
+    import gc
+    gc.collect()  # a full pass, timed by the server's monitor (same process)
+    async with aula_server.http.get(f"{aula_server.base_url}/api/stats",
+                                    headers=aula_server.headers) as response:
+        pauses = (await response.json())["gc_pauses"]
+    assert pauses["full_collections"] >= 1 and pauses["full_max_ms"] > 0
     assert isinstance(body["udp_receive_buffer_errors"], int)
