@@ -80,6 +80,7 @@ class Participant:
         self._negotiation_needed = False
         self._negotiation_task: Optional[asyncio.Task[None]] = None
         self._answer_received: Optional[asyncio.Future[None]] = None
+        self._subscriber_offered = False
         self._subscriber_negotiated = asyncio.Event()
 
     def describe(self) -> dict[str, Any]:
@@ -220,18 +221,19 @@ class Participant:
         try:
             while self._negotiation_needed and not self.closed:
                 # A join makes all its subscriptions at once: its first offer need not wait.
-                first = self.subscriber_pc.localDescription is None
+                first = not self._subscriber_offered
                 await asyncio.sleep(0 if first else NEGOTIATION_DEBOUNCE_S)
                 self._negotiation_needed = False
                 if not self._slots or self.connection_failed:
                     continue
                 async with self._sdp_turns.turn(URGENT if first else ROUTINE):
-                    offer = await self.subscriber_pc.createOffer()
-                    await self.subscriber_pc.setLocalDescription(offer)
+                    await self.subscriber_pc.setLocalDescription(await self.subscriber_pc.createOffer())
+                    # aiortc writes the SDP text anew on each read of localDescription (~5 ms at 60 m-lines).
+                    sdp = self.subscriber_pc.localDescription.sdp
+                self._subscriber_offered = True
                 self._answer_received = asyncio.get_running_loop().create_future()
                 self.signal({
-                    "type": "offer", "target": "subscriber",
-                    "sdp": self.subscriber_pc.localDescription.sdp,
+                    "type": "offer", "target": "subscriber", "sdp": sdp,
                     "tracks": [s.describe() for s in self.subscriptions.values()],
                 })
                 try:

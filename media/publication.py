@@ -16,7 +16,7 @@ from engagement.speaking import SPEAKING_DBOV, TalkTimer
 
 from .audio_tap import AudioTap, SpeechObserver
 from .keyframes import KeyframeRequester, keyframe_detector
-from .packet_history import PacketHistory
+from .packet_history import AudioLevel, PacketHistory
 from .video_tap import FrameObserver, FrameWorker, VideoTap
 from .permissions import Source
 
@@ -128,12 +128,11 @@ class Publication:
     def subscriptions_changed(self) -> None:
         self._receiving = tuple(s for s in self.subscriptions.values() if s.enabled)
 
-    def extension_value(self, packet: RtpPacket, ntp_time: int) -> Optional[bytes]:
+    def extension_value(self, level: Optional[AudioLevel], ntp_time: int) -> Optional[bytes]:
         """The per-packet header-extension value subscribers get: abs-send-time for video
         (the send time, `ntp_time`), the publisher's RFC 6464 audio level for audio."""
         if self.kind == "video":
             return ((ntp_time >> 14) & 0x00FFFFFF).to_bytes(3, "big")
-        level = packet.extensions.audio_level
         if level is None:
             return None
         return bytes([(0x80 if level[0] else 0) | level[1]])
@@ -175,7 +174,7 @@ class Publication:
         if not self._receiving:
             return
         ntp_time = clock.current_ntp_time()
-        extension = self.extension_value(packet, ntp_time)
+        extension = self.extension_value(packet.extensions.audio_level, ntp_time)
         for subscription in self._receiving:
             subscription.forward(packet, ntp_time, extension)
 

@@ -95,15 +95,16 @@ class Subscription:
             original = self.publication.history.get(source_sequence)
             if original is None:
                 continue
-            packet = RtpPacket(payload_type=parameters.payload_type, marker=original.marker,
+            _, timestamp, marker, payload, audio_level = original
+            packet = RtpPacket(payload_type=parameters.payload_type, marker=marker,
                                sequence_number=out_sequence,
-                               timestamp=(original.timestamp + rewriter.timestamp_offset) % (1 << 32),
-                               ssrc=rewriter.ssrc, payload=original.payload)
+                               timestamp=(timestamp + rewriter.timestamp_offset) % (1 << 32),
+                               ssrc=rewriter.ssrc, payload=payload)
             if parameters.rtx_payload_type is not None:
                 packet = wrap_rtx(packet, payload_type=parameters.rtx_payload_type,
                                   sequence_number=slot.rtx_sequence, ssrc=slot.sender.rtx_ssrc)
                 slot.rtx_sequence = (slot.rtx_sequence + 1) % (1 << 16)
-            extension = self.publication.extension_value(original, clock.current_ntp_time())
+            extension = self.publication.extension_value(audio_level, clock.current_ntp_time())
             data = pack_rtp(packet.payload_type, packet.marker, packet.sequence_number,
                             packet.timestamp, packet.ssrc, slot.extensions.build(extension),
                             packet.payload)
