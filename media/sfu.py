@@ -30,6 +30,9 @@ class SFU:
             self.rooms[session_id] = room
         return room
 
+    def participant_sids(self) -> set[str]:
+        return {p.sid for room in self.rooms.values() for p in room.participants.values()}
+
     def stats(self) -> dict[str, int]:
         """Live counters over the rooms open now (closed ones no longer count)."""
         participants = [p for room in self.rooms.values() for p in room.participants.values()]

@@ -27,6 +27,7 @@ from .embedded_redis import EmbeddedRedis
 from .embedded_worker import EmbeddedWorker
 from .live_session import LiveSessions
 from .live_transcription import SpeechServices
+from .garbage import CollectAfterDepartures
 from .loop_monitor import LoopLagMonitor
 from .playback import Exports, add_playback_routes
 from .rate_limit import JoinLimiter
@@ -83,6 +84,8 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
         sfu = SFU(settings.ice_addresses, settings.ice_allowed_networks)
         loop_lag = LoopLagMonitor()
         loop_lag.start()
+        full_collections = CollectAfterDepartures(sfu)
+        full_collections.start()
         sessions = SessionStore(redis)
         bus = EventBus(redis, settings.data_dir)
         bus.start()
@@ -125,6 +128,7 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
             await asyncio.to_thread(speech.close)
             await bus.close()
             await loop_lag.close()
+            await full_collections.close()
             await redis.aclose()
             await feed_redis.aclose()
             if embedded is not None:

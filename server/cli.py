@@ -27,7 +27,7 @@ from transcription.remote import AsrWorker
 
 from .app import create_app
 from .config import Settings, add_serve_arguments, add_whisper_arguments, settings_from_args, whisper_from_args
-from .loop_monitor import freeze_startup_objects, tune_garbage_collector
+from . import garbage
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -171,11 +171,11 @@ def serve_forever(settings: Settings) -> None:
     if key_generated:
         print(f"API key (generated; set --api-key or AULA_API_KEY to keep one): {settings.api_key}",
               flush=True)
-    tune_garbage_collector()
+    garbage.tune()
     app = create_app(settings)
 
     async def started(_: web.Application) -> None:
-        freeze_startup_objects()
+        garbage.freeze_startup_objects()
 
     app.on_startup.append(started)  # after the app's own start-up
     web.run_app(app, host=settings.host, port=settings.port,

@@ -16,23 +16,6 @@ INTERVAL_S = 0.1
 WINDOW = 600
 
 
-# Young collections every 50,000 allocations (not 700): most per-packet objects are then freed
-# before a collection sees them, instead of being promoted until the oldest generation fills
-# and a full pass (~0.3 s for a class of 30 on a busy core) holds the forwarding loop.
-GC_THRESHOLDS = (50_000, 20, 100)
-
-
-def tune_garbage_collector() -> None:
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
-def freeze_startup_objects() -> None:
-    """What the process built to start (modules, models, the app) lives as long as it does:
-    moved out of the collector's sight, so no full pass walks it again."""
-    gc.collect()
-    gc.freeze()
-
-
 class LoopLagMonitor:
     def __init__(self, interval_s: float = INTERVAL_S) -> None:
         self._interval_s = interval_s
