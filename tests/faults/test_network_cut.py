@@ -206,3 +206,24 @@ async def test_a_browser_cut_off_for_10_s_rejoins_with_one_attendance_gap(
     finally:
         for client in (kim, teacher):
             await client.close()
+
+
+@pytest.mark.browser
+async def test_a_page_whose_connection_the_server_gave_up_on_rejoins_at_once(
+        aula_server: Any, open_page: Any) -> None:
+    """aiortc closed the page's subscriber connection (as when ICE consent expires): the server
+    says so, and the page reconnects instead of ending its session."""
+    sid, teacher, kim, arrivals = await start_class(aula_server)
+    sam = await open_page("sam", await autojoin_url(aula_server, sid, "sam", "Sam", "student"))
+    try:
+        await sam.wait_for_phase("joined")
+        before = await sam.wait_playing("rivera")
+        gone = aula_server.sfu.rooms[sid].participants["sam"]
+        await gone.subscriber_pc.close()
+        await sam.wait_playing("rivera", timeout=20, not_track=before["videoTrackId"])
+        assert aula_server.sfu.rooms[sid].participants["sam"] is not gone
+        assert any("the server lost our connection" in line for line in sam.logs), sam.log_tail()
+        assert (await sam.state())["phase"] == "joined"
+    finally:
+        for client in (kim, teacher):
+            await client.close()
