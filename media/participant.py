@@ -290,14 +290,13 @@ class Participant:
     async def wait_closed(self) -> None:
         await self._closed_event.wait()
 
-    async def wait_subscriber_negotiated(self, timeout: float) -> bool:
-        """Until an answer to a subscriber offer has been applied; False if it closed or timed out."""
+    async def wait_subscriber_negotiated(self, timeout: float) -> None:
+        """Until an answer to a subscriber offer has been applied, it closes, or `timeout` passes."""
         waits = [asyncio.ensure_future(self._subscriber_negotiated.wait()),
                  asyncio.ensure_future(self._closed_event.wait())]
         await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         for wait in waits:
             wait.cancel()
-        return self._subscriber_negotiated.is_set() and not self.closed
 
     async def close(self) -> None:
         if self.closed:

@@ -13,11 +13,11 @@ from engagement.speaking import ActiveSpeakerDetector
 from .connectivity import Change
 from .exceptions import JoinRefused, NotFound, PermissionDenied
 from .ice_policy import IcePolicy
-from .sdp_turns import SdpTurns
 from .participant import ANSWER_TIMEOUT_S, Participant, Signal
 from .permissions import Permissions, Role, Source
 from .publication import Publication
 from .room_observer import RoomObserver
+from .sdp_turns import SdpTurns
 
 logger = logging.getLogger(__name__)
 
@@ -117,9 +117,12 @@ class Room:
             # The first negotiation carries what the newcomer must see first (the instructor,
             # shared screens); the class follows in a second round, so a join's first picture
             # does not wait on an offer and answer with every camera in the room.
-            available = [(other, p) for other in others for p in other.publications.values()]
-            first = [p for other, p in available if other.role is Role.INSTRUCTOR or p.source is Source.SCREEN]
-            rest = [p for _, p in available if p not in first]
+            first: list[Publication] = []
+            rest: list[Publication] = []
+            for other in others:
+                for publication in other.publications.values():
+                    shown_first = other.role is Role.INSTRUCTOR or publication.source is Source.SCREEN
+                    (first if shown_first else rest).append(publication)
             for publication in first or rest:
                 self._subscribe(participant, publication)
             if first and rest:

@@ -7,9 +7,10 @@ from typing import Optional
 
 from . import aiortc_hooks
 from .ice_policy import IcePolicy
-from .sdp_turns import SdpTurns
+from .participant import Participant
 from .room import Room
 from .room_observer import RoomObserver
+from .sdp_turns import SdpTurns
 
 
 class SFU:
@@ -30,12 +31,13 @@ class SFU:
             self.rooms[session_id] = room
         return room
 
-    def participant_sids(self) -> set[str]:
-        return {p.sid for room in self.rooms.values() for p in room.participants.values()}
+    def participants(self) -> list[Participant]:
+        """Everyone in the rooms open now."""
+        return [p for room in self.rooms.values() for p in room.participants.values()]
 
     def stats(self) -> dict[str, int]:
         """Live counters over the rooms open now (closed ones no longer count)."""
-        participants = [p for room in self.rooms.values() for p in room.participants.values()]
+        participants = self.participants()
         publications = [pub for p in participants for pub in p.publications.values()]
         subscriptions = [s for p in participants for s in p.subscriptions.values()]
         return {

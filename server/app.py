@@ -25,9 +25,9 @@ from .context import CONTEXT, AppContext
 from .dashboard import add_dashboard_routes
 from .embedded_redis import EmbeddedRedis
 from .embedded_worker import EmbeddedWorker
+from .garbage import CollectAfterDepartures
 from .live_session import LiveSessions
 from .live_transcription import SpeechServices
-from .garbage import CollectAfterDepartures
 from .loop_monitor import LoopLagMonitor
 from .playback import Exports, add_playback_routes
 from .rate_limit import JoinLimiter

@@ -39,7 +39,6 @@ class CollectAfterDepartures:
         self._sfu = sfu
         self._interval_s = interval_s
         self._task: Optional[asyncio.Task[None]] = None
-        self.collections = 0
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -48,10 +47,9 @@ class CollectAfterDepartures:
         present: set[str] = set()
         while True:
             await asyncio.sleep(self._interval_s)
-            before, present = present, self._sfu.participant_sids()
+            before, present = present, {p.sid for p in self._sfu.participants()}
             if before - present:
                 gc.collect()
-                self.collections += 1
 
     async def close(self) -> None:
         if self._task is not None:

@@ -159,6 +159,7 @@ async def resume(previous: LiveClasses, sessions: SessionStore, live: LiveSessio
 
 
 async def close_cut_intervals(store: AttendanceStore, bus: EventBus, listed: LiveClass, last_seen: float) -> None:
+    joined_sids: Optional[dict[str, str]] = None  # read from the event log once, if needed
     for record in (await store.all()).values():
         if not record.is_present:
             continue
@@ -167,8 +168,9 @@ async def close_cut_intervals(store: AttendanceStore, bus: EventBus, listed: Liv
         await store.save(record)
         sid = listed.participants.get(record.identity)
         if sid is None:  # joined after the last stamp: its join event names it
-            sid = await asyncio.to_thread(_last_joined_sid, bus.session_log(listed.session_id),
-                                          record.identity)
+            if joined_sids is None:
+                joined_sids = await asyncio.to_thread(_last_joined_sids, bus.session_log(listed.session_id))
+            sid = joined_sids.get(record.identity)
         if sid is None:  # killed between saving the interval and publishing its join
             continue
         await bus.publish(Event(EventType.PARTICIPANT_LEFT, listed.session_id, {
@@ -176,9 +178,9 @@ async def close_cut_intervals(store: AttendanceStore, bus: EventBus, listed: Liv
             record.identity, max(joined, last_seen)))
 
 
-def _last_joined_sid(log: Path, identity: str) -> Optional[str]:
-    """The participant sid of identity's last participant.joined in a session's event log."""
-    sid = None
+def _last_joined_sids(log: Path) -> dict[str, str]:
+    """identity → the participant sid of its last participant.joined in a session's event log."""
+    sids: dict[str, str] = {}
     try:
         with open(log, encoding="utf-8") as file:
             for line in file:
@@ -188,8 +190,8 @@ def _last_joined_sid(log: Path, identity: str) -> Optional[str]:
                     event = json.loads(line)
                 except ValueError:
                     continue  # the line a kill cut short
-                if event.get("type") == EventType.PARTICIPANT_JOINED.value and event.get("participant") == identity:
-                    sid = event["data"]["participant_sid"]
+                if event.get("type") == EventType.PARTICIPANT_JOINED.value:
+                    sids[event["participant"]] = event["data"]["participant_sid"]
     except FileNotFoundError:
         pass
-    return sid
+    return sids

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,9 +18,9 @@ class Rooms:
         self.present: set[str] = set()
         self.looks = 0
 
-    def participant_sids(self) -> set[str]:
+    def participants(self) -> list[SimpleNamespace]:
         self.looks += 1
-        return set(self.present)
+        return [SimpleNamespace(sid=sid) for sid in self.present]
 
     async def looked_at(self, times: int = 1) -> None:
         until = self.looks + times
