@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -84,6 +85,9 @@ class LiveClassesFile:
         # Classes taken over from the previous process: listed even before anyone is back in the room.
         self._resumed = set(resumed)
         self._task: Optional[asyncio.Task[None]] = None
+        # Cancelling the writer task does not stop a write already in its thread: the last write
+        # at close would race it on the same scratch file.
+        self._writing = threading.Lock()
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -109,8 +113,9 @@ class LiveClassesFile:
 
     def _write(self, classes: LiveClasses) -> None:
         scratch = self._path.with_suffix(".tmp")
-        scratch.write_text(json.dumps(asdict(classes)), encoding="utf-8")
-        os.replace(scratch, self._path)  # a kill mid-write leaves the previous file whole
+        with self._writing:
+            scratch.write_text(json.dumps(asdict(classes)), encoding="utf-8")
+            os.replace(scratch, self._path)  # a kill mid-write leaves the previous file whole
 
     async def _run(self) -> None:
         task = asyncio.current_task()
