@@ -6,8 +6,9 @@ already-encoded RTP packets on a sender's transport, while aiortc keeps doing IC
 RTCP receiver reports, REMB and NACK generation. aiortc is pinned (pyproject.toml) and every
 hook here is covered by tests/media: upgrading aiortc means re-reading
 `RTCRtpReceiver._handle_rtp_packet`, `RTCRtpSender.send`, `RTCRtpSender._run_rtp`,
-`RTCRtpSender._run_rtcp`, `RTCPeerConnection.setRemoteDescription` (it must parse before
-its first await) and aioice's `Connection.query_consent`.
+`RTCRtpSender._run_rtcp`, `RTCDtlsTransport._recv_next`, `RTCPeerConnection.setRemoteDescription`
+(it must parse before its first await) and aioice's `Connection.query_consent` and
+`StunProtocol.datagram_received`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Callable, Optional
 import aioice.ice
 import aioice.stun
 import aiortc.rate
+import pylibsrtp
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCSessionDescription, clock
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State as DtlsState
@@ -47,6 +49,7 @@ from aiortc.rtp import (
     RtcpSenderInfo,
     RtcpSrPacket,
     RtpPacket,
+    is_rtcp,
     pack_remb_fci,
     pack_rtcp_packet,
     padl,
@@ -178,6 +181,8 @@ def tap_receiver(
     what the sender hears back (statistics for receiver reports, REMB, NACKs: `_give_feedback`),
     never the depayloader and jitter buffer whose frames only a decoder would take. With
     `process=False` aiortc never sees the packets at all (load clients that only count them).
+    Either way the packet is handled synchronously, as it comes off the socket
+    (`_receive_rtp`); decoding receivers go on through aiortc's coroutine.
     """
     parameters = ReceiveParameters()
     original_receive = receiver.receive
@@ -193,7 +198,7 @@ def tap_receiver(
         if not decode:
             receiver._RTCRtpReceiver__stop_decoder()  # type: ignore[attr-defined]
 
-    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+    def deliver(packet: RtpPacket) -> tuple[Optional[RTCRtpCodecParameters], Optional[RtpPacket]]:
         codec = parameters.codecs.get(packet.payload_type)
         media: Optional[RtpPacket] = None
         if codec is not None:
@@ -205,19 +210,89 @@ def tap_receiver(
                     on_packet(media, parameters.codecs[media.payload_type])
                 except Exception:
                     logger.exception("packet handler failed")
-        if not process:
-            return
+        return codec, media
+
+    def handle_rtp_now(packet: RtpPacket, arrival_time_ms: int) -> None:
+        codec, media = deliver(packet)
+        if process:
+            _give_feedback(receiver, parameters, packet, codec, media, arrival_time_ms)
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
         if decode:
+            deliver(packet)
             await original_handle(packet, arrival_time_ms)
         else:
-            await _give_feedback(receiver, parameters, packet, codec, media, arrival_time_ms)
+            handle_rtp_now(packet, arrival_time_ms)
 
     receiver.receive = receive  # type: ignore[method-assign]
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+    if not decode:
+        receiver.__dict__[_HANDLE_RTP_NOW] = handle_rtp_now
+    _receive_rtp_directly(receiver.transport)
     return parameters
 
 
-async def _give_feedback(
+# The receiver attribute holding a synchronous packet handler, where tap_receiver set one.
+_HANDLE_RTP_NOW = "_aula_handle_rtp_now"
+# The aioice Connection attribute holding `_receive_rtp` for its DTLS transport.
+_RTP_HANDLER = "_aula_rtp_handler"
+
+
+def _receive_rtp_directly(dtls: RTCDtlsTransport) -> None:
+    """SRTP packets arriving on `dtls` are unprotected, parsed and handed to their receiver as
+    they come off the socket. aiortc queues each datagram and has a coroutine chain five deep
+    (`RTCDtlsTransport._recv_next` ...) take it off the queue on a later loop iteration, and
+    aioice first tries to parse every datagram as STUN: that was over half of what receiving a
+    packet cost. DTLS, STUN and SRTCP keep aiortc's path."""
+    connection = dtls.transport._connection
+    if _RTP_HANDLER not in connection.__dict__:
+        connection.__dict__[_RTP_HANDLER] = lambda data: _receive_rtp(dtls, data)
+
+
+def _receive_rtp(dtls: RTCDtlsTransport, data: bytes) -> bool:
+    """aiortc's `RTCDtlsTransport._recv_next` for one SRTP packet, synchronously. False: not
+    one for this path (SRTCP, or before the keys are agreed); aiortc's queue takes it."""
+    srtp = dtls._rx_srtp
+    if srtp is None or is_rtcp(data):
+        return False
+    dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
+    dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
+    arrival_time_ms = clock.current_ms()
+    try:
+        packet = RtpPacket.parse(srtp.unprotect(data), dtls._rtp_header_extensions_map)
+    except (pylibsrtp.Error, ValueError):
+        return True  # aiortc drops what fails authentication or parsing, as here
+    receiver = dtls._rtp_router.route_rtp(packet)
+    if receiver is None:
+        return True
+    handle_now = receiver.__dict__.get(_HANDLE_RTP_NOW)
+    if handle_now is None:
+        asyncio.ensure_future(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms))
+        return True
+    try:
+        handle_now(packet, arrival_time_ms)
+    except Exception:
+        logger.exception("receiving a packet failed")
+    return True
+
+
+_AIOICE_DATAGRAM_RECEIVED = aioice.ice.StunProtocol.datagram_received
+
+
+def _datagram_received(self: aioice.ice.StunProtocol, data: bytes, addr: tuple[object, ...]) -> None:
+    # RFC 7983: a first byte of 128-191 is RTP or RTCP, never STUN (0-3) nor DTLS (20-63).
+    if data and 127 < data[0] < 192:
+        handler = self.receiver.__dict__.get(_RTP_HANDLER)
+        if handler is None or not handler(data):
+            self.receiver.data_received(data, self.local_candidate.component)
+        return
+    _AIOICE_DATAGRAM_RECEIVED(self, data, addr)
+
+
+aioice.ice.StunProtocol.datagram_received = _datagram_received  # type: ignore[method-assign]
+
+
+def _give_feedback(
     receiver: RTCRtpReceiver,
     parameters: ReceiveParameters,
     packet: RtpPacket,
@@ -230,7 +305,8 @@ async def _give_feedback(
     What the publisher hears back stays aiortc's (REMB from its bitrate estimator, paced as
     libwebrtc paces it, statistics for receiver reports, NACKs for gaps); the depayloading and
     jitter buffer that follow only assemble frames for the decoder, stopped here, and were a
-    tenth of the SFU's time.
+    tenth of the SFU's time. The RTCP it sends goes out on a task of its own (rarely: a REMB a
+    second, a NACK per gap).
     `media` is `packet` with RTX unwrapped (None if it could not be).
     """
     if not receiver._enabled:
@@ -246,10 +322,10 @@ async def _give_feedback(
         rtcp_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
         if (rtcp_ssrc is not None and remb is not None
                 and parameters.remb_pacer.should_send(remb[0], arrival_time_ms)):
-            await receiver._send_rtcp(
+            asyncio.ensure_future(receiver._send_rtcp(
                 RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0,
                                fci=pack_remb_fci(*remb))
-            )
+            ))
     receiver._RTCRtpReceiver__active_ssrc[packet.ssrc] = clock.current_datetime()  # type: ignore[attr-defined]
     if codec is None:
         return
@@ -260,7 +336,7 @@ async def _give_feedback(
     statistics.add(packet)
     nack_generator = receiver._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
     if media is not None and nack_generator is not None and nack_generator.add(media):
-        await receiver._send_rtcp_nack(media.ssrc, sorted(nack_generator.missing))
+        asyncio.ensure_future(receiver._send_rtcp_nack(media.ssrc, sorted(nack_generator.missing)))
 
 
 def _unwrap(

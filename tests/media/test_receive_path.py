@@ -1,0 +1,111 @@
+"""SRTP packets reach a tapped receiver as they come off the socket, not through aiortc's queue;
+feedback to the sender, decoding receivers and SRTCP keep working."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiortc import RTCPeerConnection, RTCRtpReceiver, VideoStreamTrack
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpRrPacket
+
+from media import aiortc_hooks
+
+LOOPBACK = "127.0.0.1"
+
+
+@pytest.fixture
+def loopback_only() -> Any:
+    aiortc_hooks.use_host_addresses((LOOPBACK,))
+    yield
+    aiortc_hooks.use_host_addresses(())
+
+
+async def connect(decode: bool, on_packet: Any) -> tuple[RTCPeerConnection, RTCPeerConnection, Any]:
+    """A sender with a video track, a receiver tapped as the SFU taps publishers."""
+    sender_pc, receiver_pc = RTCPeerConnection(), RTCPeerConnection()
+    sender_pc.addTrack(VideoStreamTrack())
+
+    @receiver_pc.on("track")
+    def on_track(track: Any) -> None:
+        receiver = next(t.receiver for t in receiver_pc.getTransceivers() if t.receiver.track is track)
+        aiortc_hooks.tap_receiver(receiver, on_packet, decode=decode)
+
+    await sender_pc.setLocalDescription(await sender_pc.createOffer())
+    await receiver_pc.setRemoteDescription(sender_pc.localDescription)
+    await receiver_pc.setLocalDescription(await receiver_pc.createAnswer())
+    await sender_pc.setRemoteDescription(receiver_pc.localDescription)
+    return sender_pc, receiver_pc, receiver_pc.getTransceivers()[0].receiver
+
+
+async def wait_until(condition: Any, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_rtp_is_handled_on_arrival_and_rtcp_still_flows(loopback_only: None,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    queued_rtp: list[bytes] = []
+    handle_rtp_data = RTCDtlsTransport._handle_rtp_data
+
+    async def counting(self: RTCDtlsTransport, data: bytes, arrival_time_ms: int) -> None:
+        queued_rtp.append(data)
+        await handle_rtp_data(self, data, arrival_time_ms)
+
+    monkeypatch.setattr(RTCDtlsTransport, "_handle_rtp_data", counting)
+    in_callback: list[bool] = []
+    inside = [False]
+    datagram_received = aiortc_hooks._datagram_received
+
+    def marking(protocol: Any, data: bytes, addr: Any) -> None:
+        inside[0] = True
+        try:
+            datagram_received(protocol, data, addr)
+        finally:
+            inside[0] = False
+
+    monkeypatch.setattr("aioice.ice.StunProtocol.datagram_received", marking)
+    sender_pc, receiver_pc, receiver = await connect(
+        decode=False, on_packet=lambda packet, codec: in_callback.append(inside[0]))
+    rtcp_at_sender: list[Any] = []
+    rtp_sender = sender_pc.getSenders()[0]
+    handle_rtcp = rtp_sender._handle_rtcp_packet
+
+    async def recording(packet: Any) -> None:
+        rtcp_at_sender.append(packet)
+        await handle_rtcp(packet)
+
+    rtp_sender._handle_rtcp_packet = recording
+    try:
+        await wait_until(lambda: len(in_callback) >= 60)
+        assert all(in_callback)  # every packet handled inside the socket's callback
+        assert queued_rtp == []  # none went through aiortc's receive coroutine
+        # What the receiver tells the sender still arrives: REMB from the tap, receiver
+        # reports from aiortc's own RTCP loop (SRTCP keeps aiortc's path).
+        await wait_until(lambda: any(isinstance(p, RtcpPsfbPacket) and p.fmt == RTCP_PSFB_APP
+                                     for p in rtcp_at_sender)
+                         and any(isinstance(p, RtcpRrPacket) for p in rtcp_at_sender))
+        stats = await receiver_pc.getStats()
+        transport = next(s for s in stats.values() if s.type == "transport")
+        assert transport.packetsReceived >= 60  # aiortc's counters still see them
+    finally:
+        await sender_pc.close()
+        await receiver_pc.close()
+
+
+async def test_a_decoding_receiver_still_gets_frames(loopback_only: None) -> None:
+    packets: list[Any] = []
+    sender_pc, receiver_pc, receiver = await connect(decode=True,
+                                                     on_packet=lambda p, c: packets.append(p))
+    try:
+        assert isinstance(receiver, RTCRtpReceiver)
+        frame = await asyncio.wait_for(receiver.track.recv(), 10)
+        assert frame.width == 640
+        assert packets
+    finally:
+        await sender_pc.close()
+        await receiver_pc.close()
