@@ -4,7 +4,7 @@
 FROM python:3.11-slim
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends redis-server \
+    && apt-get install -y --no-install-recommends redis-server gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -51,6 +51,7 @@ from .class_load import (
     class_scenario,
     free_port,
     hook_audio_level,
+    receive_options,
     run_event_loop,
     wait_for_http,
     run_class,
@@ -163,13 +164,14 @@ class AulaServer:
 
     def __init__(self, process: Subprocess, base_url: str, redis: Subprocess,
                  record: bool = False, audio_level: bool = True,
-                 process_rtp: bool = False) -> None:
+                 process_rtp: bool = False, authenticate_every: int = 1) -> None:
         self.process = process
         self.base_url = base_url
         self.helpers = {"redis": redis}
         self.record = record
         self.audio_level = audio_level
         self.process_rtp = process_rtp
+        self.authenticate_every = authenticate_every
         self.clients: list[RtcClient] = []
         self._session_id: Optional[str] = None
         self._pausers: dict[RtcClient, asyncio.Future[Any]] = {}  # tile-pausing, per client
@@ -178,9 +180,9 @@ class AulaServer:
     @classmethod
     async def start(cls, directory: Path, redis: Subprocess, redis_url: str,
                     record: bool = False, audio_level: bool = True,
-                    process_rtp: bool = False) -> "AulaServer":
+                    process_rtp: bool = False, authenticate_every: int = 1) -> "AulaServer":
         process, base_url = await start_server(directory, redis_url)
-        return cls(process, base_url, redis, record, audio_level, process_rtp)
+        return cls(process, base_url, redis, record, audio_level, process_rtp, authenticate_every)
 
     async def open_room(self, scenario: Scenario) -> None:
         async with aiohttp.ClientSession() as http:
@@ -195,6 +197,7 @@ class AulaServer:
                                      seat.role)
         client = RtcClient(self.base_url, token, publish=dict(tracks),
                            options=ClientOptions(decode=False, process_rtp=self.process_rtp,
+                                                 authenticate_every=self.authenticate_every,
                                                  on_packet=on_packet, connect_timeout_s=60.0))
         self.clients.append(client)
         if seat.shown is not None:
@@ -378,7 +381,7 @@ async def run_aula(scenario: Scenario, args: argparse.Namespace, redis: Subproce
     run_dir = workdir / f"aula-{scenario.name}-n{scenario.size}"
     run_dir.mkdir(parents=True, exist_ok=True)
     server = await AulaServer.start(run_dir, redis, redis_url, args.record, args.audio_level,
-                                    args.receivers == "full")
+                                    *receive_options(args.receivers))
     label = f"{scenario.name}-n{scenario.size}" if scenario.name != "class" else f"n{scenario.size}"
 
     async def profile() -> dict[str, Any]:

@@ -27,7 +27,7 @@ from aiortc import (
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
-from client.rtc_client import PacketObserver, RemoteTrack
+from client.rtc_client import SRTP_OVERHEAD_BYTES, PacketObserver, RemoteTrack
 from media import aiortc_hooks
 from media.participant import close_peer_connections
 
@@ -156,7 +156,8 @@ class JanusClient:
     """
 
     def __init__(self, session: JanusSession, room: int, identity: str, feed: int,
-                 on_packet: Optional[PacketObserver] = None, process_rtp: bool = False) -> None:
+                 on_packet: Optional[PacketObserver] = None, process_rtp: bool = False,
+                 authenticate_every: int = 1) -> None:
         self.session = session
         self.room = room
         self.identity: Optional[str] = identity
@@ -164,6 +165,8 @@ class JanusClient:
         self.on_packet = on_packet
         # False: received packets are only counted; True: aiortc processes them too.
         self.process_rtp = process_rtp
+        # Only every n-th received packet authenticated and observed (see ClientOptions).
+        self.authenticate_every = authenticate_every
         configuration = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         self.publisher_pc = RTCPeerConnection(configuration)
         self.subscriber_pc = RTCPeerConnection(configuration)
@@ -236,8 +239,14 @@ class JanusClient:
             if on_packet is not None:
                 on_packet(remote, packet)
 
+        def count_unauthenticated(size: int) -> None:
+            remote.packets += 1
+            remote.payload_bytes += size - SRTP_OVERHEAD_BYTES
+
         aiortc_hooks.tap_receiver(transceiver.receiver, count, decode=False,
-                                  process=self.process_rtp)
+                                  process=self.process_rtp,
+                                  authenticate_every=self.authenticate_every,
+                                  on_unauthenticated=count_unauthenticated)
 
     async def close(self) -> None:
         await close_peer_connections(self.publisher_pc, self.subscriber_pc)

@@ -47,6 +47,7 @@ from .class_load import (
     fanout_scenario,
     hook_audio_level,
     loadavg,
+    receive_options,
     run_class,
     run_event_loop,
     wait_for_http,
@@ -112,20 +113,22 @@ class JanusServer:
     name = "janus"
 
     def __init__(self, process: Subprocess, base_url: str, audio: str, audio_level: bool,
-                 process_rtp: bool) -> None:
+                 process_rtp: bool, authenticate_every: int) -> None:
         self.process = process
         self.base_url = base_url
         self.helpers: dict[str, Subprocess] = {}
         self.audio = audio
         self.audio_level = audio_level
         self.process_rtp = process_rtp
+        self.authenticate_every = authenticate_every
         self.clients: list[JanusClient] = []
         self.streams: dict[str, list[Stream]] = {}
         self._http: Optional[aiohttp.ClientSession] = None
 
     @classmethod
     async def start(cls, host: TestHost, directory: Path, audio: str = "talking",
-                    audio_level: bool = True, process_rtp: bool = False) -> "JanusServer":
+                    audio_level: bool = True, process_rtp: bool = False,
+                    authenticate_every: int = 1) -> "JanusServer":
         executable = shutil.which("janus")
         if executable is None:
             raise SystemExit("janus is not installed (apt-get install janus)")
@@ -135,7 +138,7 @@ class JanusServer:
         process = Subprocess("janus", argv, directory / "janus.log")
         base_url = f"http://{host.ns_address}:{HTTP_PORT}/janus"
         await wait_for_http(process, f"{base_url}/info")
-        return cls(process, base_url, audio, audio_level, process_rtp)
+        return cls(process, base_url, audio, audio_level, process_rtp, authenticate_every)
 
     @property
     def http(self) -> aiohttp.ClientSession:
@@ -152,7 +155,7 @@ class JanusServer:
         session = JanusSession(self.http, self.base_url)
         await session.create()
         client = JanusClient(session, ROOM, seat.identity, len(self.clients) + 1, on_packet,
-                             self.process_rtp)
+                             self.process_rtp, self.authenticate_every)
         self.clients.append(client)
         if self.audio_level and "microphone" in tracks:
             hook_audio_level(client.publisher_pc, tracks["microphone"])
@@ -191,7 +194,7 @@ async def run_janus(scenario: Scenario, args: argparse.Namespace, host: TestHost
     aiortc_hooks.use_host_addresses((host.host_address,))
     run_dir = workdir / f"janus-{scenario.name}-n{scenario.size}"
     server = await JanusServer.start(host, run_dir, args.janus_audio, args.audio_level,
-                                     args.receivers == "full")
+                                     *receive_options(args.receivers))
     try:
         result = await run_class(server, scenario, args)
         result["janus_audio_subscriptions"] = args.janus_audio

@@ -57,6 +57,7 @@ from aiortc.rtp import (
 )
 
 from . import bitrate_estimator
+from .packet_sender import PacketSender, Route
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +174,8 @@ class ReceiveParameters:
 
 
 def tap_receiver(
-    receiver: RTCRtpReceiver, on_packet: PacketHandler, decode: bool, process: bool = True
+    receiver: RTCRtpReceiver, on_packet: PacketHandler, decode: bool, process: bool = True,
+    authenticate_every: int = 1, on_unauthenticated: Optional[Callable[[int], None]] = None,
 ) -> ReceiveParameters:
     """Call `on_packet` with every media packet (RTX unwrapped) before aiortc handles it.
 
@@ -183,6 +185,10 @@ def tap_receiver(
     `process=False` aiortc never sees the packets at all (load clients that only count them).
     Either way the packet is handled synchronously, as it comes off the socket
     (`_receive_rtp`); decoding receivers go on through aiortc's coroutine.
+
+    With `authenticate_every=n` (load clients, `process=False`), once the receiver's SSRC is
+    known only every n-th packet is authenticated, parsed and given to `on_packet`; the others are
+    counted from their RTP header, which SRTP leaves in clear, by `on_unauthenticated(size)`.
     """
     parameters = ReceiveParameters()
     original_receive = receiver.receive
@@ -228,12 +234,32 @@ def tap_receiver(
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
     if not decode:
         receiver.__dict__[_HANDLE_RTP_NOW] = handle_rtp_now
+    if authenticate_every > 1:
+        assert not process and on_unauthenticated is not None
+        receiver.__dict__[_COUNT_RTP] = _counter(authenticate_every, on_unauthenticated)
     _receive_rtp_directly(receiver.transport)
     return parameters
 
 
+def _counter(authenticate_every: int, on_unauthenticated: Callable[[int], None]) -> Callable[[bytes], bool]:
+    seen = 0
+
+    def count(data: bytes) -> bool:
+        """True: counted only; False: authenticate and hand on this one."""
+        nonlocal seen
+        seen += 1
+        if seen % authenticate_every == 0:
+            return False
+        on_unauthenticated(len(data))
+        return True
+
+    return count
+
+
 # The receiver attribute holding a synchronous packet handler, where tap_receiver set one.
 _HANDLE_RTP_NOW = "_aula_handle_rtp_now"
+# ... and the one counting packets it does not authenticate (load clients).
+_COUNT_RTP = "_aula_count_rtp"
 # The aioice Connection attribute holding `_receive_rtp` for its DTLS transport.
 _RTP_HANDLER = "_aula_rtp_handler"
 
@@ -257,6 +283,11 @@ def _receive_rtp(dtls: RTCDtlsTransport, data: bytes) -> bool:
         return False
     dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
     dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
+    known = dtls._rtp_router.ssrc_table.get(int.from_bytes(data[8:12], "big"))
+    if known is not None:
+        count = known.__dict__.get(_COUNT_RTP)
+        if count is not None and count(data):
+            return True
     arrival_time_ms = clock.current_ms()
     try:
         packet = RtpPacket.parse(srtp.unprotect(data), dtls._rtp_header_extensions_map)
@@ -501,24 +532,64 @@ class ForwardingSender:
         return self._cname_chunk
 
     def send_rtp(self, data: bytes) -> bool:
-        """SRTP-protect and send one serialised RTP packet now; False while not connected.
+        """Send one serialised RTP packet (SRTP-protected on the packet sender's thread);
+        False while not connected.
 
         aiortc's own path (`RTCDtlsTransport._send_rtp` → `RTCIceTransport._send` → aioice
-        `Connection.sendto` → `protocol.send_data`) is four coroutines deep for one `sendto`;
-        this does the same work synchronously, once per packet per subscriber.
+        `Connection.sendto` → `protocol.send_data`) is four coroutines deep for one `sendto`.
         """
         return _send_protected(self.sender.transport, data, rtcp=False)
 
 
 def _send_protected(dtls: RTCDtlsTransport, data: bytes, rtcp: bool) -> bool:
+    """Queue `data` for SRTP protection and sending on the packet sender's thread; False while
+    `dtls` is not connected."""
     if dtls._state is not DtlsState.CONNECTED:
         return False
     pair = dtls.transport._connection._nominated.get(1)
     if pair is None or pair.protocol.transport is None:
         return False
-    protected = dtls._tx_srtp.protect_rtcp(data) if rtcp else dtls._tx_srtp.protect(data)
-    pair.protocol.transport.sendto(protected, pair.remote_addr)
+    routed: Optional[tuple[object, Route]] = dtls.__dict__.get(_ROUTE)
+    if routed is None or routed[0] is not pair:
+        routed = (pair, _new_route(dtls, pair))
+        dtls.__dict__[_ROUTE] = routed
+    _packet_sender().send(routed[1], data, rtcp)
     return True
+
+
+# The RTCDtlsTransport attribute holding its (nominated pair, Route).
+_ROUTE = "_aula_route"
+_PACKET_SENDER: Optional[PacketSender] = None
+
+
+def _packet_sender() -> PacketSender:
+    """The process's packet sender, started with the first packet forwarded."""
+    global _PACKET_SENDER
+    if _PACKET_SENDER is None:
+        _PACKET_SENDER = PacketSender()
+    return _PACKET_SENDER
+
+
+def packet_sender_counters() -> dict[str, int]:
+    """Since the process started: packets queued, done, dropped by a full socket buffer
+    (send_errors) and refused by libsrtp (protect_errors)."""
+    if _PACKET_SENDER is None:
+        return dict.fromkeys(("queued", "done", "send_errors", "protect_errors"), 0)
+    return _PACKET_SENDER.counters()
+
+
+def _new_route(dtls: RTCDtlsTransport, pair: aioice.ice.CandidatePair) -> Route:
+    host, port = pair.remote_addr[:2]
+    route = Route(dtls._tx_srtp, pair.protocol.transport.get_extra_info("socket").fileno(), host, port)
+    if _ROUTE not in dtls.__dict__:
+        # From now on the packet sender's thread is the only user of this SRTP session: what
+        # aiortc itself sends on the connection (a sender's BYE) takes the same way out.
+        async def send_rtp(data: bytes) -> None:
+            if not _send_protected(dtls, data, rtcp=is_rtcp(data)):
+                raise ConnectionError("Cannot send encrypted RTP, not connected")
+
+        dtls._send_rtp = send_rtp  # type: ignore[method-assign]
+    return route
 
 
 # Compound RTCP packets stay under a datagram that needs no fragmentation (SRTCP adds 14 bytes).

@@ -40,12 +40,17 @@ class SFU:
         participants = self.participants()
         publications = [pub for p in participants for pub in p.publications.values()]
         subscriptions = [s for p in participants for s in p.subscriptions.values()]
+        sending = aiortc_hooks.packet_sender_counters()
         return {
             "rooms": len(self.rooms), "participants": len(participants),
             "publications": len(publications), "subscriptions": len(subscriptions),
             "packets_received": sum(p.packets_received for p in publications),
             "packets_forwarded": sum(s.packets_sent for s in subscriptions),
             "retransmissions": sum(s.retransmissions for s in subscriptions),
+            # The packet sender's thread, over the process's life: what waits to be sent now,
+            # and what was dropped because a socket's buffer was full (or libsrtp refused it).
+            "send_queue_backlog": sending["queued"] - sending["done"],
+            "packets_dropped_on_send": sending["send_errors"] + sending["protect_errors"],
         }
 
     def _room_closed(self, room: Room) -> None:

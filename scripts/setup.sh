@@ -4,7 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(redis-server chromium espeak-ng sox ca-certificates janus)
+# gcc and libc6-dev build the packet sender's thread (media/_packet_sender.c) at pip install.
+APT_PACKAGES=(redis-server chromium espeak-ng sox ca-certificates janus gcc libc6-dev)
+PYTHON="${PYTHON:-python3}"
+# ... with the Python headers: Debian's python3-dev, unless this Python has its own.
+"$PYTHON" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  || APT_PACKAGES+=(python3-dev)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
@@ -18,7 +23,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-PYTHON="${PYTHON:-python3}"
 "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "Aula needs Python 3.11 or newer"'
 "$PYTHON" -m pip install -q --upgrade pip
 # The CPU build of torch (for the summaries' sentence embeddings), before anything that depends on

@@ -1,7 +1,8 @@
 """Cut one participant's UDP, as a dropped Wi-Fi or a firewall would, without root.
 
 The server's side of every ICE socket is wrapped while the fixture is active: datagrams that
-arrive on, or leave from, a socket belonging to a cut identity are dropped. Ownership is
+arrive on, or leave from, a socket belonging to a cut identity are dropped (forwarded media,
+which the packet sender's thread sends, is dropped before it is queued). Ownership is
 looked up in the room at each datagram, so the sockets of a rejoin (new peer connections,
 new ports) are cut too until `restore`. The signaling WebSocket (TCP) is left alone, as when
 a network drops UDP only; the browser and the server must notice the loss themselves.
@@ -13,6 +14,7 @@ from typing import Any, Callable
 
 from aioice.ice import StunProtocol
 
+from media import aiortc_hooks
 from media.room import Room
 
 
@@ -86,7 +88,15 @@ class UdpCut:
         """Wrap every ICE socket opened from now on; returns the undo."""
         original_made = StunProtocol.connection_made
         original_received = StunProtocol.datagram_received
+        original_send_protected = aiortc_hooks._send_protected
         cutter = self
+
+        def send_protected(dtls: Any, data: bytes, rtcp: bool) -> bool:
+            # Forwarded media leaves from the packet sender's thread, not the transport.
+            pair = dtls.transport._connection._nominated.get(1)
+            if pair is not None and cutter.is_cut(pair.protocol):
+                return True
+            return original_send_protected(dtls, data, rtcp)
 
         def connection_made(protocol: StunProtocol, transport: Any) -> None:
             original_made(protocol, _DroppingTransport(transport, lambda: cutter.is_cut(protocol)))
@@ -97,9 +107,11 @@ class UdpCut:
 
         StunProtocol.connection_made = connection_made  # type: ignore[method-assign]
         StunProtocol.datagram_received = datagram_received  # type: ignore[method-assign]
+        aiortc_hooks._send_protected = send_protected  # type: ignore[assignment]
 
         def undo() -> None:
             StunProtocol.connection_made = original_made  # type: ignore[method-assign]
             StunProtocol.datagram_received = original_received  # type: ignore[method-assign]
+            aiortc_hooks._send_protected = original_send_protected  # type: ignore[assignment]
 
         return undo

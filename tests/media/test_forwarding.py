@@ -98,6 +98,7 @@ async def test_subscribers_receive_the_publishers_payload_bytes_unchanged(aula_s
         assert camera.receiver._RTCRtpReceiver__decoder_thread is None
         stats = aula_server.sfu.stats()
         assert stats["packets_forwarded"] >= len(received["camera"]) + len(received["microphone"])
+        assert 0 <= stats["send_queue_backlog"] < stats["packets_forwarded"]
     finally:
         await publisher.close()
         await subscriber.close()

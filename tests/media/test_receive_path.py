@@ -109,3 +109,37 @@ async def test_a_decoding_receiver_still_gets_frames(loopback_only: None) -> Non
     finally:
         await sender_pc.close()
         await receiver_pc.close()
+
+
+async def test_a_load_client_counts_every_packet_and_authenticates_one_in_n(loopback_only: None) -> None:
+    authenticated: list[Any] = []
+    counted: list[int] = []
+    sender_pc, receiver_pc = RTCPeerConnection(), RTCPeerConnection()
+    sender_pc.addTrack(VideoStreamTrack())
+
+    @receiver_pc.on("track")
+    def on_track(track: Any) -> None:
+        aiortc_hooks.tap_receiver(receiver_pc.getTransceivers()[0].receiver,
+                                  lambda packet, codec: authenticated.append(packet), decode=False,
+                                  process=False, authenticate_every=4,
+                                  on_unauthenticated=counted.append)
+
+    await sender_pc.setLocalDescription(await sender_pc.createOffer())
+    await receiver_pc.setRemoteDescription(sender_pc.localDescription)
+    await receiver_pc.setLocalDescription(await receiver_pc.createAnswer())
+    await sender_pc.setRemoteDescription(receiver_pc.localDescription)
+    try:
+        await wait_until(lambda: len(counted) >= 100)
+        sender_pc.getSenders()[0].replaceTrack(None)
+        await asyncio.sleep(0.5)
+        stats = await sender_pc.getStats()
+        sent = next(s for s in stats.values() if s.type == "outbound-rtp").packetsSent
+        assert len(authenticated) + len(counted) == sent
+        # The first packets are authenticated until the SSRC is known; then 1 in 4.
+        assert len(counted) / sent == pytest.approx(0.75, abs=0.05)
+        assert all(size > 12 + 16 for size in counted)  # whole datagrams: header, payload, tag
+        sequences = [p.sequence_number for p in authenticated]
+        assert sequences == sorted(sequences)
+    finally:
+        await sender_pc.close()
+        await receiver_pc.close()

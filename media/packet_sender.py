@@ -1,0 +1,85 @@
+"""PacketSender: the SFU's outgoing packets, SRTP-protected and sent on a thread of their own.
+
+The event loop serialises a packet and queues it (`_packet_sender.c`); the native thread
+protects it with the connection's libsrtp session and sends it from the connection's socket, in
+the order queued, without the GIL: forwarding uses a second core. What the thread reads must
+outlive the packets queued for it, so each queued packet holds its `Route` (the session object
+and a duplicate of the socket's descriptor) until the thread reports it done.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from typing import Optional
+
+import pylibsrtp
+from pylibsrtp._binding import ffi, lib
+
+from . import _packet_sender
+
+
+class Route:
+    """One connection's way out: its sending SRTP session, socket and peer address."""
+
+    fd = -1
+
+    def __init__(self, session: pylibsrtp.Session, fd: int, host: str, port: int) -> None:
+        self.session = session  # referenced: the native thread uses the libsrtp context it owns
+        # A descriptor of our own: the socket stays open until the last packet queued on it is
+        # sent, even if its connection closes (and its number is reused) meanwhile.
+        own_fd = os.dup(fd)
+        try:
+            self.destination = _packet_sender.Destination(_address_of(session._srtp[0]), own_fd,
+                                                          host, port)
+        except ValueError:
+            os.close(own_fd)
+            raise
+        self.fd = own_fd
+
+    def __del__(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+
+
+def _address_of(pointer: object) -> int:
+    return int(ffi.cast("uintptr_t", pointer))
+
+
+class PacketSender:
+    def __init__(self) -> None:
+        self._native: Optional[_packet_sender.Sender] = _packet_sender.Sender(
+            _address_of(ffi.addressof(lib, "srtp_protect")),
+            _address_of(ffi.addressof(lib, "srtp_protect_rtcp")))
+        # The route of every packet queued and not yet done, in queue order.
+        self._held: deque[Route] = deque()
+        self._released = 0
+
+    def send(self, route: Route, data: bytes, rtcp: bool) -> None:
+        native = self._native
+        if native is None:
+            return
+        native.send(route.destination, data, rtcp)
+        held = self._held
+        held.append(route)
+        done = native.done
+        while self._released < done:
+            held.popleft()
+            self._released += 1
+
+    def counters(self) -> dict[str, int]:
+        """queued, done, send_errors (dropped by a full socket buffer), protect_errors."""
+        assert self._native is not None, "closed"
+        return self._native.counters()
+
+    def drain(self) -> None:
+        """Block until everything queued is sent (tests)."""
+        if self._native is not None:
+            self._native.drain()
+
+    def close(self) -> None:
+        """Send what is queued, stop the thread, release every route."""
+        if self._native is not None:
+            self._native.close()
+            self._native = None
+            self._held.clear()

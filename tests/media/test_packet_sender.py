@@ -1,0 +1,113 @@
+"""The packet sender's thread protects with the connection's SRTP session and sends in order."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+
+import pytest
+from aiortc.rtp import RtcpByePacket, RtpPacket
+from pylibsrtp import Policy, Session
+
+from media.packet_sender import PacketSender, Route
+
+KEY = os.urandom(30)  # AES_CM_128_HMAC_SHA1_80: a 16-byte key and a 14-byte salt
+
+
+def sessions() -> tuple[Session, Session]:
+    outbound = Session(Policy(key=KEY, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+    inbound = Session(Policy(key=KEY, ssrc_type=Policy.SSRC_ANY_INBOUND))
+    return outbound, inbound
+
+
+@pytest.fixture
+def peer() -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(5)
+    yield sock
+    sock.close()
+
+
+@pytest.fixture
+def sender() -> Iterator[PacketSender]:
+    packet_sender = PacketSender()
+    yield packet_sender
+    packet_sender.close()
+
+
+def rtp(sequence: int) -> bytes:
+    return RtpPacket(payload_type=96, sequence_number=sequence, timestamp=sequence * 3000,
+                     ssrc=0x1234, payload=sequence.to_bytes(2, "big") * 500).serialize()
+
+
+def test_packets_arrive_protected_in_the_order_queued(peer: socket.socket, sender: PacketSender) -> None:
+    outbound, inbound = sessions()
+    local = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        route = Route(outbound, local.fileno(), *peer.getsockname())
+        packets = [rtp(sequence) for sequence in range(200)]
+        received = []
+        for start in range(0, 200, 40):  # what the peer's socket buffer holds at once
+            for packet in packets[start:start + 40]:
+                sender.send(route, packet, rtcp=False)
+            sender.drain()
+            received += [peer.recv(2048) for _ in range(40)]
+        bye = bytes(RtcpByePacket(sources=[0x1234]))
+        sender.send(route, bye, rtcp=True)
+        received.append(peer.recv(2048))
+    finally:
+        local.close()
+    assert all(wire != packet for wire, packet in zip(received, packets))  # encrypted on the wire
+    assert [inbound.unprotect(wire) for wire in received[:200]] == packets
+    assert inbound.unprotect_rtcp(received[200]) == bye
+    counters = sender.counters()
+    assert counters["queued"] == counters["done"] == 201
+    assert counters["send_errors"] == counters["protect_errors"] == 0
+
+
+def test_packets_queued_before_their_socket_closes_still_go_out(peer: socket.socket,
+                                                               sender: PacketSender) -> None:
+    """The connection may close (and its descriptor number be reused) while packets wait."""
+    outbound, inbound = sessions()
+    local = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    route = Route(outbound, local.fileno(), *peer.getsockname())
+    for sequence in range(50):
+        sender.send(route, rtp(sequence), rtcp=False)
+    local.close()
+    del route
+    sender.drain()
+    assert [inbound.unprotect(peer.recv(2048)) for _ in range(50)] == [rtp(s) for s in range(50)]
+
+
+def test_bad_input_is_refused_before_it_is_queued(peer: socket.socket, sender: PacketSender) -> None:
+    outbound, _ = sessions()
+    local = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        with pytest.raises(ValueError, match="not an IP address"):
+            Route(outbound, local.fileno(), "example.org", 9)
+        route = Route(outbound, local.fileno(), *peer.getsockname())
+        with pytest.raises(ValueError, match="too long"):
+            sender.send(route, bytes(1501), rtcp=False)
+        with pytest.raises(TypeError):
+            sender.send(route, bytearray(rtp(1)), rtcp=False)  # type: ignore[arg-type]
+    finally:
+        local.close()
+    assert sender.counters()["queued"] == 0
+
+
+def test_a_packet_the_kernel_refuses_is_counted_and_the_rest_go_on(peer: socket.socket,
+                                                                  sender: PacketSender) -> None:
+    outbound, inbound = sessions()
+    local = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        unreachable = Route(outbound, local.fileno(), "::1", 9)  # IPv6 from an IPv4 socket
+        route = Route(outbound, local.fileno(), *peer.getsockname())
+        sender.send(unreachable, rtp(1), rtcp=False)
+        sender.send(route, rtp(2), rtcp=False)
+        sender.drain()
+        assert inbound.unprotect(peer.recv(2048)) == rtp(2)
+    finally:
+        local.close()
+    assert sender.counters()["send_errors"] == 1
