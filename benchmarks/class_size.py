@@ -336,7 +336,7 @@ def summarise_collapsed(path: Path, top: int = 25) -> dict[str, Any]:
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    header = ("N", "srv CPU%", "RSS MB", "MB/part", "deliv pps", "deliv Mbps", "pkt/CPU-s",
+    header = ("N", "srv CPU%", "loop%", "RSS MB", "MB/part", "deliv pps", "deliv Mbps", "pkt/CPU-s",
               "µs/pkt", "deliv %", "lat p50", "lat p95", "ping p95", "load CPU%", "lag p99",
               "valid")
     rows = []
@@ -345,7 +345,8 @@ def print_table(results: list[dict[str, Any]]) -> None:
             continue
         f, s, lat, lp = r["forwarding"], r["server"], r["latency_ms"]["all"], r["load_process"]
         rows.append((
-            str(r["students"]), f"{s['cpu_percent_of_one_core']}", f"{s['rss_mb']}",
+            str(r["students"]), f"{s['cpu_percent_of_one_core']}",
+            f"{s.get('main_thread_cpu_percent_of_one_core')}", f"{s['rss_mb']}",
             f"{s.get('rss_per_participant_mb')}", f"{f['delivered_pps']}", f"{f['delivered_mbps']}",
             f"{f.get('packets_per_server_cpu_s')}", f"{f.get('server_cpu_us_per_packet')}",
             f"{100 * f['delivery_ratio']:.1f}" if f["delivery_ratio"] is not None else "-",

@@ -17,6 +17,8 @@ class ProcSample:
     sys_s: float
     rss_bytes: int
     threads: int
+    # utime + stime of the main thread alone (a server's event loop).
+    main_thread_s: float = 0.0
 
     @property
     def cpu_s(self) -> float:
@@ -35,7 +37,18 @@ def read_process(pid: int) -> Optional[ProcSample]:
     # fields[0] is field 3 (state): utime is field 14, stime 15, num_threads 20, rss 24.
     utime, stime = int(fields[11]), int(fields[12])
     threads, rss_pages = int(fields[17]), int(fields[21])
-    return ProcSample(utime / CLOCK_TICKS, stime / CLOCK_TICKS, rss_pages * PAGE_SIZE, threads)
+    return ProcSample(utime / CLOCK_TICKS, stime / CLOCK_TICKS, rss_pages * PAGE_SIZE, threads,
+                      _main_thread_s(pid))
+
+
+def _main_thread_s(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/stat", "rb") as handle:
+            raw = handle.read().decode()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    fields = raw[raw.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def open_fds(pid: int) -> Optional[int]:

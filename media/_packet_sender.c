@@ -12,6 +12,7 @@
  * are sent: packet_sender.py sees to both.
  */
 
+#define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -185,6 +186,7 @@ Sender_init(Sender *self, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_OSError, "cannot start the sending thread");
         return -1;
     }
+    pthread_setname_np(self->thread, "packet-sender");  /* as top and /proc show it */
     self->running = 1;
     return 0;
 }
