@@ -70,6 +70,7 @@ typedef struct {
     unsigned long long done;
     unsigned long long send_errors;
     unsigned long long protect_errors;
+    unsigned long long wakeups;
 } Sender;
 
 static int
@@ -194,8 +195,8 @@ Sender_init(Sender *self, PyObject *args, PyObject *kwargs)
 static PyObject *
 Sender_send(Sender *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3 || !PyObject_TypeCheck(args[0], &DestinationType) || !PyBytes_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "send(destination, data: bytes, rtcp: bool)");
+    if (nargs != 4 || !PyObject_TypeCheck(args[0], &DestinationType) || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "send(destination, data: bytes, rtcp: bool, wake: bool)");
         return NULL;
     }
     Destination *destination = (Destination *)args[0];
@@ -205,7 +206,8 @@ Sender_send(Sender *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     int rtcp = PyObject_IsTrue(args[2]);
-    if (rtcp < 0)
+    int wake = PyObject_IsTrue(args[3]);
+    if (rtcp < 0 || wake < 0)
         return NULL;
     if (!self->running) {
         PyErr_SetString(PyExc_RuntimeError, "the sender is closed");
@@ -238,8 +240,22 @@ Sender_send(Sender *self, PyObject *const *args, Py_ssize_t nargs)
         self->head = it;
     self->tail = it;
     self->queued++;
-    if (self->waiting)
+    if (wake && self->waiting) {
         pthread_cond_signal(&self->work);
+        self->wakeups++;
+    }
+    pthread_mutex_unlock(&self->lock);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Sender_wake(Sender *self, PyObject *Py_UNUSED(ignored))
+{
+    pthread_mutex_lock(&self->lock);
+    if (self->waiting && self->head != NULL) {
+        pthread_cond_signal(&self->work);
+        self->wakeups++;
+    }
     pthread_mutex_unlock(&self->lock);
     Py_RETURN_NONE;
 }
@@ -284,9 +300,11 @@ Sender_counters(Sender *self, PyObject *Py_UNUSED(ignored))
     pthread_mutex_lock(&self->lock);
     unsigned long long queued = self->queued, done = self->done;
     unsigned long long send_errors = self->send_errors, protect_errors = self->protect_errors;
+    unsigned long long wakeups = self->wakeups;
     pthread_mutex_unlock(&self->lock);
-    return Py_BuildValue("{s:K,s:K,s:K,s:K}", "queued", queued, "done", done,
-                         "send_errors", send_errors, "protect_errors", protect_errors);
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K}", "queued", queued, "done", done,
+                         "send_errors", send_errors, "protect_errors", protect_errors,
+                         "wakeups", wakeups);
 }
 
 static PyObject *
@@ -315,11 +333,13 @@ Sender_dealloc(Sender *self)
 
 static PyMethodDef Sender_methods[] = {
     {"send", (PyCFunction)(void (*)(void))Sender_send, METH_FASTCALL,
-     "send(destination, data, rtcp): queue one serialised RTP (or RTCP) packet."},
+     "send(destination, data, rtcp, wake): queue one serialised RTP (or RTCP) packet; wake the "
+     "thread if it sleeps, or leave that to wake()."},
+    {"wake", (PyCFunction)Sender_wake, METH_NOARGS, "Wake the thread if packets wait for it."},
     {"drain", (PyCFunction)Sender_drain, METH_NOARGS, "Wait until everything queued is sent."},
     {"close", (PyCFunction)Sender_close, METH_NOARGS, "Send what is queued, then stop the thread."},
     {"counters", (PyCFunction)Sender_counters, METH_NOARGS,
-     "queued, done, send_errors, protect_errors"},
+     "queued, done, send_errors, protect_errors, wakeups"},
     {NULL},
 };
 

@@ -314,7 +314,18 @@ def _datagram_received(self: aioice.ice.StunProtocol, data: bytes, addr: tuple[o
     # RFC 7983: a first byte of 128-191 is RTP or RTCP, never STUN (0-3) nor DTLS (20-63).
     if data and 127 < data[0] < 192:
         handler = self.receiver.__dict__.get(_RTP_HANDLER)
-        if handler is None or not handler(data):
+        if handler is None:
+            self.receiver.data_received(data, self.local_candidate.component)
+            return
+        sender = _PACKET_SENDER
+        if sender is not None:
+            sender.hold()  # the packet's whole fan-out wakes the sender's thread once
+        try:
+            handled = handler(data)
+        finally:
+            if sender is not None:
+                sender.release()
+        if not handled:
             self.receiver.data_received(data, self.local_candidate.component)
         return
     _AIOICE_DATAGRAM_RECEIVED(self, data, addr)
@@ -574,7 +585,7 @@ def packet_sender_counters() -> dict[str, int]:
     """Since the process started: packets queued, done, dropped by a full socket buffer
     (send_errors) and refused by libsrtp (protect_errors)."""
     if _PACKET_SENDER is None:
-        return dict.fromkeys(("queued", "done", "send_errors", "protect_errors"), 0)
+        return dict.fromkeys(("queued", "done", "send_errors", "protect_errors", "wakeups"), 0)
     return _PACKET_SENDER.counters()
 
 

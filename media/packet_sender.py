@@ -54,12 +54,23 @@ class PacketSender:
         # The route of every packet queued and not yet done, in queue order.
         self._held: deque[Route] = deque()
         self._released = 0
+        self._batching = False
+
+    def hold(self) -> None:
+        """Queue without waking the thread until `release`: an incoming packet's fan-out goes to
+        the thread with one wake-up (a futex call on each side), not one per subscriber."""
+        self._batching = True
+
+    def release(self) -> None:
+        self._batching = False
+        if self._native is not None:
+            self._native.wake()
 
     def send(self, route: Route, data: bytes, rtcp: bool) -> None:
         native = self._native
         if native is None:
             return
-        native.send(route.destination, data, rtcp)
+        native.send(route.destination, data, rtcp, not self._batching)
         held = self._held
         held.append(route)
         done = native.done
@@ -68,7 +79,8 @@ class PacketSender:
             self._released += 1
 
     def counters(self) -> dict[str, int]:
-        """queued, done, send_errors (dropped by a full socket buffer), protect_errors."""
+        """queued, done, send_errors (dropped by a full socket buffer), protect_errors, and
+        wakeups (of the thread, which sleeps whenever it has sent everything)."""
         assert self._native is not None, "closed"
         return self._native.counters()
 

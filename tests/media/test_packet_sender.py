@@ -111,3 +111,23 @@ def test_a_packet_the_kernel_refuses_is_counted_and_the_rest_go_on(peer: socket.
     finally:
         local.close()
     assert sender.counters()["send_errors"] == 1
+
+
+def test_a_fan_out_held_together_wakes_the_thread_once(peer: socket.socket, sender: PacketSender) -> None:
+    outbound, inbound = sessions()
+    local = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        route = Route(outbound, local.fileno(), *peer.getsockname())
+        for start in range(0, 120, 30):
+            sender.drain()  # the thread sleeps again
+            before = sender.counters()["wakeups"]
+            sender.hold()
+            for sequence in range(start, start + 30):
+                sender.send(route, rtp(sequence), rtcp=False)
+            sender.release()
+            sender.drain()
+            assert sender.counters()["wakeups"] <= before + 1  # 0 if it had not yet slept
+            assert [inbound.unprotect(peer.recv(2048)) for _ in range(30)] == \
+                [rtp(s) for s in range(start, start + 30)]
+    finally:
+        local.close()
