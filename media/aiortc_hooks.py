@@ -600,6 +600,13 @@ def _new_route(dtls: RTCDtlsTransport, pair: aioice.ice.CandidatePair) -> Route:
                 raise ConnectionError("Cannot send encrypted RTP, not connected")
 
         dtls._send_rtp = send_rtp  # type: ignore[method-assign]
+
+        @dtls.on("statechange")
+        def release_route() -> None:
+            # The route's socket closes once its last queued packet is out, not whenever the
+            # garbage collector frees the closed connection.
+            if dtls.state in ("closed", "failed"):
+                dtls.__dict__.pop(_ROUTE, None)
     return route
 
 

@@ -71,9 +71,11 @@ class PacketSender:
         if native is None:
             return
         native.send(route.destination, data, rtcp, not self._batching)
+        self._held.append(route)
+        self._release_done(native.done)
+
+    def _release_done(self, done: int) -> None:
         held = self._held
-        held.append(route)
-        done = native.done
         while self._released < done:
             held.popleft()
             self._released += 1
@@ -85,9 +87,10 @@ class PacketSender:
         return self._native.counters()
 
     def drain(self) -> None:
-        """Block until everything queued is sent (tests)."""
+        """Block until everything queued is sent, and let go of its routes (tests)."""
         if self._native is not None:
             self._native.drain()
+            self._release_done(self._native.done)
 
     def close(self) -> None:
         """Send what is queued, stop the thread, release every route."""

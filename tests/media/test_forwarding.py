@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import weakref
 from collections import defaultdict
 
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import RtpPacket, is_rtcp
 
-from media import Source
+from media import Source, aiortc_hooks
 from client import ClientOptions, RemoteTrack, RtcClient
 from tests.synthetic import AUDIO_RATE, ColourTrack, ToneTrack, dominant_frequency
 
@@ -99,6 +101,37 @@ async def test_subscribers_receive_the_publishers_payload_bytes_unchanged(aula_s
         stats = aula_server.sfu.stats()
         assert stats["packets_forwarded"] >= len(received["camera"]) + len(received["microphone"])
         assert 0 <= stats["send_queue_backlog"] < stats["packets_forwarded"]
+    finally:
+        await publisher.close()
+        await subscriber.close()
+
+
+async def test_a_departed_subscribers_socket_is_let_go_with_its_connection(aula_server):
+    """The packet sender holds a duplicate of each subscriber connection's socket: it is closed
+    when the connection closes (and its queued packets are out), not when the GC gets to it."""
+    session = await aula_server.create_session()
+    publisher = await join(aula_server, session["id"], "teacher", role="instructor",
+                           publish={"camera": ColourTrack(RED)})
+    subscriber = await join(aula_server, session["id"], "student", options=ClientOptions(decode=False))
+    try:
+        await subscriber.wait_for_tracks(1)
+        room = aula_server.sfu.rooms[session["id"]]
+        dtls = room.participants["student"].subscriber_pc.getTransceivers()[0].sender.transport
+        route = weakref.ref(dtls.__dict__[aiortc_hooks._ROUTE][1])
+        fd = route().fd
+        socket_inode = os.fstat(fd).st_ino
+        await subscriber.close()
+        for _ in range(100):
+            if "student" not in room.participants and aiortc_hooks._ROUTE not in dtls.__dict__:
+                break
+            await asyncio.sleep(0.05)
+        assert aiortc_hooks._ROUTE not in dtls.__dict__
+        aiortc_hooks._packet_sender().drain()
+        assert route() is None
+        try:
+            assert os.fstat(fd).st_ino != socket_inode  # the number may be reused, not the socket
+        except OSError:
+            pass  # closed
     finally:
         await publisher.close()
         await subscriber.close()
