@@ -607,6 +607,7 @@ def _new_route(dtls: RTCDtlsTransport, pair: aioice.ice.CandidatePair) -> Route:
             # garbage collector frees the closed connection.
             if dtls.state in ("closed", "failed"):
                 dtls.__dict__.pop(_ROUTE, None)
+                _packet_sender().release_finished()
     return route
 
 

@@ -86,11 +86,17 @@ class PacketSender:
         assert self._native is not None, "closed"
         return self._native.counters()
 
+    def release_finished(self) -> None:
+        """Let go of the routes of the packets sent so far (a connection closed: its socket
+        closes now if nothing of it is left to send, not at the next packet anyone sends)."""
+        if self._native is not None:
+            self._release_done(self._native.done)
+
     def drain(self) -> None:
         """Block until everything queued is sent, and let go of its routes (tests)."""
         if self._native is not None:
             self._native.drain()
-            self._release_done(self._native.done)
+            self.release_finished()
 
     def close(self) -> None:
         """Send what is queued, stop the thread, release every route."""
