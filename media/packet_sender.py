@@ -9,6 +9,7 @@ and a duplicate of the socket's descriptor) until the thread reports it done.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import deque
 from typing import Optional
@@ -17,6 +18,9 @@ import pylibsrtp
 from pylibsrtp._binding import ffi, lib
 
 from . import _packet_sender
+
+# While packets of a closed connection are still queued, look again this often.
+RELEASE_RETRY_S = 0.05
 
 
 class Route:
@@ -55,6 +59,7 @@ class PacketSender:
         self._held: deque[Route] = deque()
         self._released = 0
         self._batching = False
+        self._release_pending = False
 
     def hold(self) -> None:
         """Queue without waking the thread until `release`: an incoming packet's fan-out goes to
@@ -87,10 +92,19 @@ class PacketSender:
         return self._native.counters()
 
     def release_finished(self) -> None:
-        """Let go of the routes of the packets sent so far (a connection closed: its socket
-        closes now if nothing of it is left to send, not at the next packet anyone sends)."""
-        if self._native is not None:
-            self._release_done(self._native.done)
+        """Let go of the routes of the packets sent so far, and of the rest as they are sent (a
+        connection closed: its socket closes once its packets are out, not at the next packet
+        anyone sends)."""
+        if self._native is None:
+            return
+        self._release_done(self._native.done)
+        if self._held and not self._release_pending:
+            self._release_pending = True
+            asyncio.get_running_loop().call_later(RELEASE_RETRY_S, self._release_again)
+
+    def _release_again(self) -> None:
+        self._release_pending = False
+        self.release_finished()
 
     def drain(self) -> None:
         """Block until everything queued is sent, and let go of its routes (tests)."""
