@@ -59,7 +59,7 @@ class PacketSender:
         self._held: deque[Route] = deque()
         self._released = 0
         self._batching = False
-        self._release_pending = False
+        self._release_loop: Optional[asyncio.AbstractEventLoop] = None
 
     def hold(self) -> None:
         """Queue without waking the thread until `release`: an incoming packet's fan-out goes to
@@ -98,12 +98,17 @@ class PacketSender:
         if self._native is None:
             return
         self._release_done(self._native.done)
-        if self._held and not self._release_pending:
-            self._release_pending = True
-            asyncio.get_running_loop().call_later(RELEASE_RETRY_S, self._release_again)
+        if not self._held:
+            return
+        # One look-again at a time, on the loop running now (a process may run several loops
+        # in turn, tests do: a look-again left on a closed one never comes).
+        loop = asyncio.get_running_loop()
+        if self._release_loop is not loop:
+            self._release_loop = loop
+            loop.call_later(RELEASE_RETRY_S, self._release_again)
 
     def _release_again(self) -> None:
-        self._release_pending = False
+        self._release_loop = None
         self.release_finished()
 
     def drain(self) -> None:
