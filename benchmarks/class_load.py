@@ -409,7 +409,8 @@ def snapshot(server: ServerUnderTest, members: list[Member], probe: LatencyProbe
     yielded = {(m.identity, t.kind): (t.packets_yielded, t.bytes_yielded)
                for m in members for t in m.tracks.values()}
     helpers = {name: procstat.read_process(p.pid) for name, p in server.helpers.items()}
-    return Snapshot(time.perf_counter(), procstat.read_process(server.process.pid), helpers,
+    server_sample = procstat.read_process(server.process.pid, main_thread=True)
+    return Snapshot(time.perf_counter(), server_sample, helpers,
                     procstat.read_process(os.getpid()), procstat.read_machine(),
                     procstat.read_all_processes(), received, probe.sent_counts(), yielded)
 

@@ -25,30 +25,33 @@ class ProcSample:
         return self.user_s + self.sys_s
 
 
-def read_process(pid: int) -> Optional[ProcSample]:
-    """utime + stime of all the process's threads (not its children), RSS and thread count."""
+def read_process(pid: int, main_thread: bool = False) -> Optional[ProcSample]:
+    """utime + stime of all the process's threads (not its children), RSS and thread count;
+    with `main_thread`, the main thread's utime + stime too (a server's event loop)."""
+    fields = _stat_fields(f"/proc/{pid}/stat")
+    if fields is None:
+        return None
+    # fields[0] is field 3 (state): utime is field 14, stime 15, num_threads 20, rss 24.
+    utime, stime = int(fields[11]), int(fields[12])
+    threads, rss_pages = int(fields[17]), int(fields[21])
+    main_thread_s = 0.0
+    if main_thread:
+        task = _stat_fields(f"/proc/{pid}/task/{pid}/stat")
+        if task is not None:
+            main_thread_s = (int(task[11]) + int(task[12])) / CLOCK_TICKS
+    return ProcSample(utime / CLOCK_TICKS, stime / CLOCK_TICKS, rss_pages * PAGE_SIZE, threads,
+                      main_thread_s)
+
+
+def _stat_fields(path: str) -> Optional[list[str]]:
+    """A /proc stat file's fields from the third (state) on; None if the process is gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
+        with open(path, "rb") as handle:
             raw = handle.read().decode()
     except (FileNotFoundError, ProcessLookupError):
         return None
     # The command name may hold spaces and parentheses: split after the last ')'.
-    fields = raw[raw.rindex(")") + 2:].split()
-    # fields[0] is field 3 (state): utime is field 14, stime 15, num_threads 20, rss 24.
-    utime, stime = int(fields[11]), int(fields[12])
-    threads, rss_pages = int(fields[17]), int(fields[21])
-    return ProcSample(utime / CLOCK_TICKS, stime / CLOCK_TICKS, rss_pages * PAGE_SIZE, threads,
-                      _main_thread_s(pid))
-
-
-def _main_thread_s(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/stat", "rb") as handle:
-            raw = handle.read().decode()
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    fields = raw[raw.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return raw[raw.rindex(")") + 2:].split()
 
 
 def open_fds(pid: int) -> Optional[int]:

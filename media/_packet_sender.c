@@ -192,6 +192,16 @@ Sender_init(Sender *self, PyObject *args, PyObject *kwargs)
     return 0;
 }
 
+/* With the lock held: wake the thread if it sleeps while packets wait. */
+static void
+wake_thread_locked(Sender *self)
+{
+    if (self->waiting && self->head != NULL) {
+        pthread_cond_signal(&self->work);
+        self->wakeups++;
+    }
+}
+
 static PyObject *
 Sender_send(Sender *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -240,10 +250,8 @@ Sender_send(Sender *self, PyObject *const *args, Py_ssize_t nargs)
         self->head = it;
     self->tail = it;
     self->queued++;
-    if (wake && self->waiting) {
-        pthread_cond_signal(&self->work);
-        self->wakeups++;
-    }
+    if (wake)
+        wake_thread_locked(self);
     pthread_mutex_unlock(&self->lock);
     Py_RETURN_NONE;
 }
@@ -252,10 +260,7 @@ static PyObject *
 Sender_wake(Sender *self, PyObject *Py_UNUSED(ignored))
 {
     pthread_mutex_lock(&self->lock);
-    if (self->waiting && self->head != NULL) {
-        pthread_cond_signal(&self->work);
-        self->wakeups++;
-    }
+    wake_thread_locked(self);
     pthread_mutex_unlock(&self->lock);
     Py_RETURN_NONE;
 }

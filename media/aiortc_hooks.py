@@ -237,6 +237,7 @@ def tap_receiver(
     if authenticate_every > 1:
         assert not process and on_unauthenticated is not None
         receiver.__dict__[_COUNT_RTP] = _counter(authenticate_every, on_unauthenticated)
+        receiver.transport.__dict__[_COUNT_RTP] = True  # look for counters on this transport
     _receive_rtp_directly(receiver.transport)
     return parameters
 
@@ -258,7 +259,8 @@ def _counter(authenticate_every: int, on_unauthenticated: Callable[[int], None])
 
 # The receiver attribute holding a synchronous packet handler, where tap_receiver set one.
 _HANDLE_RTP_NOW = "_aula_handle_rtp_now"
-# ... and the one counting packets it does not authenticate (load clients).
+# ... and the one counting packets it does not authenticate (load clients); on their
+# RTCDtlsTransport, that some receiver of it counts.
 _COUNT_RTP = "_aula_count_rtp"
 # The aioice Connection attribute holding `_receive_rtp` for its DTLS transport.
 _RTP_HANDLER = "_aula_rtp_handler"
@@ -283,9 +285,9 @@ def _receive_rtp(dtls: RTCDtlsTransport, data: bytes) -> bool:
         return False
     dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
     dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
-    known = dtls._rtp_router.ssrc_table.get(int.from_bytes(data[8:12], "big"))
-    if known is not None:
-        count = known.__dict__.get(_COUNT_RTP)
+    if _COUNT_RTP in dtls.__dict__:  # load clients only: the server never counts
+        known = dtls._rtp_router.ssrc_table.get(int.from_bytes(data[8:12], "big"))
+        count = known.__dict__.get(_COUNT_RTP) if known is not None else None
         if count is not None and count(data):
             return True
     arrival_time_ms = clock.current_ms()
@@ -583,7 +585,7 @@ def _packet_sender() -> PacketSender:
 
 def packet_sender_counters() -> dict[str, int]:
     """Since the process started: packets queued, done, dropped by a full socket buffer
-    (send_errors) and refused by libsrtp (protect_errors)."""
+    (send_errors), refused by libsrtp (protect_errors), and the thread's wake-ups."""
     if _PACKET_SENDER is None:
         return dict.fromkeys(("queued", "done", "send_errors", "protect_errors", "wakeups"), 0)
     return _PACKET_SENDER.counters()
