@@ -118,16 +118,17 @@ async def test_a_student_who_reloads_comes_back_and_is_seen_again(aula_server: A
     people = [("teacher", "Ada Teacher", "instructor"), ("stu-a", "Alan A", "student")]
     pages = await open_class(aula_server, open_page, session["id"], people)
     teacher, alan = pages["teacher"], pages["stu-a"]
-    before = await teacher.wait_playing("stu-a")
+    await teacher.wait_playing("stu-a")
     await alan.wait_playing("teacher")
 
     await alan.page.reload()
 
     await alan.wait_for_phase("joined")
     await alan.wait_playing("teacher")
-    # Frames still being decoded now can only come from the reloaded page's new connection.
+    # The old page's connection closed with the reload, so frames that still move come from the
+    # new one. (The frame counter is no measure: a new track restarts it.)
     after = await teacher.wait_playing("stu-a")
-    assert after["audioLive"] and after["frames"] > before["frames"]
+    assert after["audioLive"]
     assert await teacher.page.locator(tile("stu-a")).count() == 1
     assert (await teacher.state())["phase"] == "joined"
 
