@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 /* srtp_err_status_t srtp_protect(srtp_t ctx, void *rtp_hdr, int *len_ptr), and _rtcp. */
 typedef int (*protect_function)(void *session, void *packet, int *length);
@@ -64,6 +65,7 @@ typedef struct {
     int spare_count;
     int waiting;
     int stopping;
+    long linger_ns;
     protect_function protect_rtp;
     protect_function protect_rtcp;
     unsigned long long queued;
@@ -116,12 +118,31 @@ static PyTypeObject DestinationType = {
     .tp_init = (initproc)Destination_init,
 };
 
+/* With the lock held: wait up to linger_ns for more packets, unwoken. */
+static void
+linger_locked(Sender *self)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_nsec += self->linger_ns;
+    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+    deadline.tv_nsec %= 1000000000L;
+    while (self->head == NULL && !self->stopping)
+        if (pthread_cond_timedwait(&self->work, &self->lock, &deadline) != 0)
+            break;
+}
+
 static void *
 Sender_run(void *argument)
 {
     Sender *self = argument;
     pthread_mutex_lock(&self->lock);
     for (;;) {
+        /* Having sent, look again for a moment before sleeping: under load the next fan-out
+         * comes within it, so the event loop need not wake the thread (a futex call it makes
+         * holding the GIL) for every packet it receives. */
+        if (self->head == NULL && self->linger_ns > 0)
+            linger_locked(self);
         while (self->head == NULL && !self->stopping) {
             self->waiting = 1;
             pthread_cond_wait(&self->work, &self->lock);
@@ -170,18 +191,29 @@ Sender_run(void *argument)
 static int
 Sender_init(Sender *self, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"protect_rtp", "protect_rtcp", NULL};
+    static char *keywords[] = {"protect_rtp", "protect_rtcp", "linger_ns", NULL};
     unsigned long long protect_rtp, protect_rtcp;
+    long linger_ns = 0;
     if (self->running) {
         PyErr_SetString(PyExc_RuntimeError, "already started");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "KK", keywords, &protect_rtp, &protect_rtcp))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "KK|l", keywords, &protect_rtp, &protect_rtcp,
+                                     &linger_ns))
         return -1;
+    if (linger_ns < 0 || linger_ns >= 1000000000L) {
+        PyErr_SetString(PyExc_ValueError, "linger_ns must be in [0, 1 s)");
+        return -1;
+    }
     self->protect_rtp = (protect_function)(uintptr_t)protect_rtp;
     self->protect_rtcp = (protect_function)(uintptr_t)protect_rtcp;
+    self->linger_ns = linger_ns;
     pthread_mutex_init(&self->lock, NULL);
-    pthread_cond_init(&self->work, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&self->work, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     pthread_cond_init(&self->idle, NULL);
     if (pthread_create(&self->thread, NULL, Sender_run, self) != 0) {
         PyErr_SetString(PyExc_OSError, "cannot start the sending thread");
@@ -192,7 +224,7 @@ Sender_init(Sender *self, PyObject *args, PyObject *kwargs)
     return 0;
 }
 
-/* With the lock held: wake the thread if it sleeps while packets wait. */
+/* With the lock held: wake the thread if it sleeps (not if it lingers) while packets wait. */
 static void
 wake_thread_locked(Sender *self)
 {
@@ -270,6 +302,7 @@ Sender_drain(Sender *self, PyObject *Py_UNUSED(ignored))
 {
     Py_BEGIN_ALLOW_THREADS
     pthread_mutex_lock(&self->lock);
+    pthread_cond_signal(&self->work);  /* lingering, it would not look before its time is up */
     while (self->running && self->done != self->queued)
         pthread_cond_wait(&self->idle, &self->lock);
     pthread_mutex_unlock(&self->lock);
@@ -344,7 +377,7 @@ static PyMethodDef Sender_methods[] = {
     {"drain", (PyCFunction)Sender_drain, METH_NOARGS, "Wait until everything queued is sent."},
     {"close", (PyCFunction)Sender_close, METH_NOARGS, "Send what is queued, then stop the thread."},
     {"counters", (PyCFunction)Sender_counters, METH_NOARGS,
-     "queued, done, send_errors, protect_errors, wakeups"},
+     "queued, done, send_errors, protect_errors, wakeups (by the caller: not while it lingers)"},
     {NULL},
 };
 
@@ -358,7 +391,8 @@ static PyTypeObject SenderType = {
     .tp_name = "media._packet_sender.Sender",
     .tp_basicsize = sizeof(Sender),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Sender(protect_rtp, protect_rtcp): a queue of packets protected and sent by a thread.",
+    .tp_doc = "Sender(protect_rtp, protect_rtcp, linger_ns=0): a queue of packets protected and "
+              "sent by a thread, which looks again for linger_ns after sending before it sleeps.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Sender_init,
     .tp_dealloc = (destructor)Sender_dealloc,

@@ -42,12 +42,11 @@ from aiortc.rtp import (
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
     RTCP_SDES,
+    RTCP_SR,
     AnyRtcpPacket,
     RtcpByePacket,
     RtcpPsfbPacket,
     RtcpRtpfbPacket,
-    RtcpSenderInfo,
-    RtcpSrPacket,
     RtpPacket,
     is_rtcp,
     pack_remb_fci,
@@ -464,6 +463,7 @@ class ForwardingSender:
         self.octet_count = 0
         self.ntp_timestamp = 0
         self.rtp_timestamp = 0
+        self._reported_packet_count = 0
         self._cname_chunk: Optional[bytes] = None
 
     async def _send(self, parameters: RTCRtpSendParameters) -> None:
@@ -514,9 +514,13 @@ class ForwardingSender:
         self.ntp_timestamp = ntp_time
         self.rtp_timestamp = rtp_timestamp
 
-    def sender_report(self) -> bytes:
-        """This sender's SR, serialised; aiortc's sender keeps what it reported, to measure RTT
-        from the receiver reports that answer it."""
+    def sender_report(self) -> Optional[bytes]:
+        """This sender's SR, serialised; None if it sent nothing since its last one (a paused
+        video, a silent microphone: RFC 3550 6.4, only who sends reports as a sender). aiortc's
+        sender keeps what it reported, to measure RTT from the receiver reports that answer it."""
+        if self.packet_count == self._reported_packet_count:
+            return None
+        self._reported_packet_count = self.packet_count
         sender = self.sender
         sender._RTCRtpSender__ntp_timestamp = self.ntp_timestamp  # type: ignore[attr-defined]
         sender._RTCRtpSender__rtp_timestamp = self.rtp_timestamp  # type: ignore[attr-defined]
@@ -524,15 +528,9 @@ class ForwardingSender:
         sender._RTCRtpSender__octet_count = self.octet_count  # type: ignore[attr-defined]
         sender._RTCRtpSender__lsr = (self.ntp_timestamp >> 16) & 0xFFFFFFFF  # type: ignore[attr-defined]
         sender._RTCRtpSender__lsr_time = time.time()  # type: ignore[attr-defined]
-        return bytes(RtcpSrPacket(
-            ssrc=self.ssrc,
-            sender_info=RtcpSenderInfo(
-                ntp_timestamp=self.ntp_timestamp,
-                rtp_timestamp=self.rtp_timestamp,
-                packet_count=self.packet_count & 0xFFFFFFFF,
-                octet_count=self.octet_count & 0xFFFFFFFF,
-            ),
-        ))
+        return _SENDER_REPORT.pack(RTCP_VERSION_BITS, RTCP_SR, _SENDER_REPORT_WORDS, self.ssrc,
+                                   self.ntp_timestamp, self.rtp_timestamp,
+                                   self.packet_count & 0xFFFFFFFF, self.octet_count & 0xFFFFFFFF)
 
     def cname_chunk(self) -> bytes:
         """This sender's SDES chunk: its CNAME (aiortc's, per connection), then two null octets
@@ -619,6 +617,11 @@ MAX_COMPOUND_BYTES = 1200
 MAX_SDES_CHUNKS = 31
 SDES_CNAME = 1
 RTCP_HEADER_BYTES = 4
+# An SR without report blocks: version 2 and a count of 0, its type, its length in 32-bit words
+# less one, then SSRC, NTP time, RTP time, packets and octets sent.
+_SENDER_REPORT = struct.Struct("!BBHLQLLL")
+RTCP_VERSION_BITS = 0x80
+_SENDER_REPORT_WORDS = _SENDER_REPORT.size // 4 - 1
 
 
 class SenderReports:
@@ -665,7 +668,10 @@ class SenderReports:
         chunks: list[bytes] = []
         size = RTCP_HEADER_BYTES  # the SDES packet's header
         for sender in list(self._senders.values()):
-            report, chunk = sender.sender_report(), sender.cname_chunk()
+            report = sender.sender_report()
+            if report is None:
+                continue
+            chunk = sender.cname_chunk()
             if reports and (size + len(report) + len(chunk) > MAX_COMPOUND_BYTES
                             or len(chunks) == MAX_SDES_CHUNKS):
                 self._send_compound(reports, chunks)

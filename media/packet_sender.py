@@ -21,6 +21,10 @@ from . import _packet_sender
 
 # While packets of a closed connection are still queued, look again this often.
 RELEASE_RETRY_S = 0.05
+# Having sent, the thread looks for more this long before it sleeps: under load the next
+# fan-out comes within it, and the event loop need not wake it. Adds at most this to a
+# packet's way out.
+LINGER_S = 0.0005
 
 
 class Route:
@@ -51,10 +55,11 @@ def _address_of(pointer: object) -> int:
 
 
 class PacketSender:
-    def __init__(self) -> None:
+    def __init__(self, linger_s: float = LINGER_S) -> None:
         self._native: Optional[_packet_sender.Sender] = _packet_sender.Sender(
             _address_of(ffi.addressof(lib, "srtp_protect")),
-            _address_of(ffi.addressof(lib, "srtp_protect_rtcp")))
+            _address_of(ffi.addressof(lib, "srtp_protect_rtcp")),
+            round(linger_s * 1e9))
         # The route of every packet queued and not yet done, in queue order.
         self._held: deque[Route] = deque()
         self._released = 0
@@ -87,7 +92,8 @@ class PacketSender:
 
     def counters(self) -> dict[str, int]:
         """queued, done, send_errors (dropped by a full socket buffer), protect_errors, and
-        wakeups (of the thread, which sleeps whenever it has sent everything)."""
+        wakeups (of the thread by the event loop: it sleeps once it has sent everything and
+        lingered)."""
         assert self._native is not None, "closed"
         return self._native.counters()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -131,3 +132,34 @@ def test_a_fan_out_held_together_wakes_the_thread_once(peer: socket.socket, send
                 [rtp(s) for s in range(start, start + 30)]
     finally:
         local.close()
+
+
+def test_having_sent_the_thread_lingers_and_takes_what_comes_meanwhile_unwoken(peer: socket.socket) -> None:
+    sender = PacketSender(linger_s=0.2)
+    outbound, inbound = sessions()
+    local = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        route = Route(outbound, local.fileno(), *peer.getsockname())
+        sender.send(route, rtp(0), rtcp=False)
+        assert inbound.unprotect(peer.recv(2048)) == rtp(0)
+        woken = sender.counters()["wakeups"]
+        # Each comes while the thread lingers after the one before: out without a wake-up.
+        for sequence in range(1, 6):
+            sender.send(route, rtp(sequence), rtcp=False)
+            assert inbound.unprotect(peer.recv(2048)) == rtp(sequence)
+        assert sender.counters()["wakeups"] == woken
+        # An idle sender sleeps (it costs nothing); the next packet wakes it.
+        time.sleep(0.6)
+        sender.send(route, rtp(6), rtcp=False)
+        assert inbound.unprotect(peer.recv(2048)) == rtp(6)
+        assert sender.counters()["wakeups"] == woken + 1
+    finally:
+        sender.close()
+        local.close()
+
+
+def test_a_linger_out_of_range_is_refused() -> None:
+    with pytest.raises(ValueError):
+        PacketSender(linger_s=-1)
+    with pytest.raises(ValueError):
+        PacketSender(linger_s=2)

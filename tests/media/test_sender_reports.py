@@ -15,6 +15,16 @@ from tests.synthetic import ColourTrack, ToneTrack
 RED = (220, 30, 30)
 
 
+async def teacher_and_student(aula_server, on_packet):
+    """An instructor on camera and microphone, and a student counting what it receives."""
+    session = await aula_server.create_session()
+    teacher = await join(aula_server, session["id"], "teacher", role="instructor",
+                         publish={"camera": ColourTrack(RED), "microphone": ToneTrack(440)})
+    student = await join(aula_server, session["id"], "student",
+                         options=ClientOptions(decode=False, on_packet=on_packet))
+    return teacher, student
+
+
 async def test_a_subscriber_gets_one_compound_report_for_all_its_tracks_counting_what_it_got(
         aula_server, monkeypatch):
     received: Counter[int] = Counter()
@@ -35,11 +45,7 @@ async def test_a_subscriber_gets_one_compound_report_for_all_its_tracks_counting
         received[packet.ssrc] += 1
         octets[packet.ssrc] += len(packet.payload)
 
-    session = await aula_server.create_session()
-    teacher = await join(aula_server, session["id"], "teacher", role="instructor",
-                         publish={"camera": ColourTrack(RED), "microphone": ToneTrack(440)})
-    student = await join(aula_server, session["id"], "student",
-                         options=ClientOptions(decode=False, on_packet=on_packet))
+    teacher, student = await teacher_and_student(aula_server, on_packet)
     try:
         await student.wait_for_tracks(2)
         await asyncio.sleep(3.5)
@@ -67,6 +73,50 @@ async def test_a_subscriber_gets_one_compound_report_for_all_its_tracks_counting
         for transceiver in student.subscriber_pc.getTransceivers():
             stats = await transceiver.receiver.getStats()
             assert any(s.type == "remote-outbound-rtp" for s in stats.values())
+    finally:
+        await teacher.close()
+        await student.close()
+
+
+async def test_a_paused_track_stops_being_reported_and_resumes_with_its_packets(aula_server, monkeypatch):
+    # Per SR-carrying datagram the student's subscriber connection got: the SSRCs reported.
+    reported: list[tuple[RTCDtlsTransport, set[int]]] = []
+    original = RTCDtlsTransport._handle_rtcp_data
+
+    async def recording(self: RTCDtlsTransport, data: bytes) -> None:
+        ssrcs = {p.ssrc for p in RtcpPacket.parse(data) if isinstance(p, RtcpSrPacket)}
+        if ssrcs:
+            reported.append((self, ssrcs))
+        await original(self, data)
+
+    monkeypatch.setattr(RTCDtlsTransport, "_handle_rtcp_data", recording)
+    ssrc_of: dict[str, int] = {}
+
+    def on_packet(track: RemoteTrack, packet: RtpPacket) -> None:
+        ssrc_of[track.kind] = packet.ssrc
+
+    teacher, student = await teacher_and_student(aula_server, on_packet)
+    try:
+        tracks = await student.wait_for_tracks(2)
+        video = next(track for track in tracks if track.kind == "video")
+        await asyncio.sleep(2)
+        transport = student.subscriber_pc.getTransceivers()[0].receiver.transport
+        assert {ssrc_of["video"], ssrc_of["audio"]} in [ssrcs for dtls, ssrcs in reported if dtls is transport]
+
+        await student.send({"type": "update_subscription", "sids": [video.sid], "enabled": False})
+        await asyncio.sleep(1.6)  # a round that may still count the last packets sent
+        paused_from = len(reported)
+        await asyncio.sleep(3)
+        rounds = [ssrcs for dtls, ssrcs in reported[paused_from:] if dtls is transport]
+        assert len(rounds) >= 2
+        assert all(ssrcs == {ssrc_of["audio"]} for ssrcs in rounds), rounds
+
+        await student.send({"type": "update_subscription", "sids": [video.sid], "enabled": True})
+        resumed_from = len(reported)
+        deadline = asyncio.get_running_loop().time() + 5
+        while not any(ssrc_of["video"] in ssrcs for dtls, ssrcs in reported[resumed_from:] if dtls is transport):
+            assert asyncio.get_running_loop().time() < deadline, "the resumed video is not reported"
+            await asyncio.sleep(0.1)
     finally:
         await teacher.close()
         await student.close()
