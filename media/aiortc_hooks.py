@@ -568,8 +568,10 @@ def _send_protected(dtls: RTCDtlsTransport, data: bytes, rtcp: bool) -> bool:
     return True
 
 
-# The RTCDtlsTransport attribute holding its (nominated pair, Route).
+# The RTCDtlsTransport attribute holding its (nominated pair, Route); and the one saying all
+# its sends go through the packet sender.
 _ROUTE = "_aula_route"
+_SENDS_THROUGH_THREAD = "_aula_sends_through_thread"
 _PACKET_SENDER: Optional[PacketSender] = None
 
 
@@ -592,23 +594,31 @@ def packet_sender_counters() -> dict[str, int]:
 def _new_route(dtls: RTCDtlsTransport, pair: aioice.ice.CandidatePair) -> Route:
     host, port = pair.remote_addr[:2]
     route = Route(dtls._tx_srtp, pair.protocol.transport.get_extra_info("socket").fileno(), host, port)
-    if _ROUTE not in dtls.__dict__:
-        # From now on the packet sender's thread is the only user of this SRTP session: what
-        # aiortc itself sends on the connection (a sender's BYE) takes the same way out.
-        async def send_rtp(data: bytes) -> None:
-            if not _send_protected(dtls, data, rtcp=is_rtcp(data)):
-                raise ConnectionError("Cannot send encrypted RTP, not connected")
-
-        dtls._send_rtp = send_rtp  # type: ignore[method-assign]
-
-        @dtls.on("statechange")
-        def release_route() -> None:
-            # The route's socket closes once its last queued packet is out, not whenever the
-            # garbage collector frees the closed connection.
-            if dtls.state in ("closed", "failed"):
-                dtls.__dict__.pop(_ROUTE, None)
-                _packet_sender().release_finished()
+    send_through_packet_sender(dtls)
     return route
+
+
+def send_through_packet_sender(dtls: RTCDtlsTransport) -> None:
+    """From now on what aiortc itself sends on `dtls` (RTP, RTCP: a sender's BYE, a load
+    client's media) takes the packet sender's thread too, once connected: the thread must be
+    the only user of the connection's SRTP session once it has used it."""
+    if _SENDS_THROUGH_THREAD in dtls.__dict__:
+        return
+    dtls.__dict__[_SENDS_THROUGH_THREAD] = True
+
+    async def send_rtp(data: bytes) -> None:
+        if not _send_protected(dtls, data, rtcp=is_rtcp(data)):
+            raise ConnectionError("Cannot send encrypted RTP, not connected")
+
+    dtls._send_rtp = send_rtp  # type: ignore[method-assign]
+
+    @dtls.on("statechange")
+    def release_route() -> None:
+        # The route's socket closes once its last queued packet is out, not whenever the
+        # garbage collector frees the closed connection.
+        if dtls.state in ("closed", "failed"):
+            dtls.__dict__.pop(_ROUTE, None)
+            _packet_sender().release_finished()
 
 
 # Compound RTCP packets stay under a datagram that needs no fragmentation (SRTCP adds 14 bytes).

@@ -51,6 +51,8 @@ class SFU:
             # and what was dropped because a socket's buffer was full (or libsrtp refused it).
             "send_queue_backlog": sending["queued"] - sending["done"],
             "packets_dropped_on_send": sending["send_errors"] + sending["protect_errors"],
+            # ... and how often the event loop had to wake it (it lingers after sending).
+            "send_thread_wakeups": sending["wakeups"],
         }
 
     def _room_closed(self, room: Room) -> None:
