@@ -127,7 +127,9 @@ async def test_a_frame_over_the_socket_limit_closes_only_that_socket(live_class:
     await fuzzer.connect()
     replies = await fuzzer.exchange(json.dumps({"type": "offer", "target": "publisher",
                                                 "sdp": OFFER_SDP * 1000, "tracks": []}))
-    assert replies == [{"type": "socket_closed", "code": 1009}]
+    # The room's news (who is speaking) may come first; nothing answers the frame but the close.
+    assert replies[-1] == {"type": "socket_closed", "code": 1009}, replies
+    assert not [r for r in replies[:-1] if r["type"] in ("answer", "error")], replies
     await fuzzer.close()
     await live_class.media.assert_still_flowing()
     # The same participant comes back at once (no reconnect grace to wait out).
