@@ -528,9 +528,9 @@ class ForwardingSender:
         sender._RTCRtpSender__octet_count = self.octet_count  # type: ignore[attr-defined]
         sender._RTCRtpSender__lsr = (self.ntp_timestamp >> 16) & 0xFFFFFFFF  # type: ignore[attr-defined]
         sender._RTCRtpSender__lsr_time = time.time()  # type: ignore[attr-defined]
-        return _SENDER_REPORT.pack(RTCP_VERSION_BITS, RTCP_SR, _SENDER_REPORT_WORDS, self.ssrc,
-                                   self.ntp_timestamp, self.rtp_timestamp,
-                                   self.packet_count & 0xFFFFFFFF, self.octet_count & 0xFFFFFFFF)
+        return pack_rtcp_packet(RTCP_SR, 0, _SENDER_INFO.pack(
+            self.ssrc, self.ntp_timestamp, self.rtp_timestamp,
+            self.packet_count & 0xFFFFFFFF, self.octet_count & 0xFFFFFFFF))
 
     def cname_chunk(self) -> bytes:
         """This sender's SDES chunk: its CNAME (aiortc's, per connection), then two null octets
@@ -627,11 +627,8 @@ MAX_COMPOUND_BYTES = 1200
 MAX_SDES_CHUNKS = 31
 SDES_CNAME = 1
 RTCP_HEADER_BYTES = 4
-# An SR without report blocks: version 2 and a count of 0, its type, its length in 32-bit words
-# less one, then SSRC, NTP time, RTP time, packets and octets sent.
-_SENDER_REPORT = struct.Struct("!BBHLQLLL")
-RTCP_VERSION_BITS = 0x80
-_SENDER_REPORT_WORDS = _SENDER_REPORT.size // 4 - 1
+# An SR's body without report blocks: SSRC, NTP time, RTP time, packets and octets sent.
+_SENDER_INFO = struct.Struct("!LQLLL")
 
 
 class SenderReports:

@@ -54,6 +54,12 @@ async def test_a_class_summary_is_drafted_reviewed_approved_and_sent_to_each_gua
                                           roster=[guardian("sam"), guardian("ali"), guardian("bo")])
     sid = session["id"]
     stop = asyncio.Event()
+
+    def ours() -> list[Any]:
+        """The mails to this session's guardians. The suite's Redis keeps other tests' sessions
+        and their durable timers: a no-show one of theirs falling due now mails its guardian."""
+        return [message for message in box.messages if message["To"] in GUARDIANS]
+
     config = WorkflowConfig(smtp=Smtp("127.0.0.1", smtp_port, "School <office@school.example>"))
     async with aiohttp.ClientSession() as http:
         workflows = WorkflowWorker(context.redis, context.bus, config, "w1", http, claim_idle_ms=500)
@@ -71,18 +77,15 @@ async def test_a_class_summary_is_drafted_reviewed_approved_and_sent_to_each_gua
             await review_and_approve(server, sid, summary)
 
             deadline = time.monotonic() + 15
-            while len([m for m in box.messages if m["To"] in GUARDIANS]) < 3 and time.monotonic() < deadline:
+            while len(ours()) < 3 and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             # A redelivered approval (a worker died before acknowledging it) sends nothing twice.
             await workflows.handle(last(await server.session_events(sid), "summary.approved"))
         finally:
             stop.set()
             await workers
-    # The suite's Redis keeps other tests' sessions and their durable timers: a no-show one of
-    # theirs that falls due now reaches this worker and mails that session's guardian.
-    ours = [message for message in box.messages if message["To"] in GUARDIANS]
-    mails = {message["To"]: message for message in ours}
-    assert len(ours) == 3 and set(mails) == GUARDIANS, [m["To"] for m in box.messages]
+    mails = {message["To"]: message for message in ours()}
+    assert len(ours()) == 3 and set(mails) == GUARDIANS, [m["To"] for m in box.messages]
     sam_mail = mails["sam@home.example"].get_payload(decode=True).decode()
     assert "Sam explained photosynthesis to the class." in sam_mail and "A good first lesson." in sam_mail
     assert "Sam attended for" in sam_mail and "Ali" not in sam_mail.split("About Sam:")[1]
