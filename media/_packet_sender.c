@@ -3,86 +3,45 @@
  *
  * A class of 1 + 30 sends ~14,000 packets a second from one event loop, and protecting and
  * sending each (libsrtp, then a sendto into the kernel) was a quarter of that loop's time. Here
- * the loop only copies the packet into a queue; a thread of this module's own, which never takes
- * the GIL, protects and sends the queue in order, on another core.
+ * the loop only puts the packet in a queue (_outlet.c builds a publisher packet's copies for
+ * all its subscribers straight into it); a thread of this module's own, which never takes the
+ * GIL, protects and sends the queue in order, on another core.
  *
  * libsrtp is the one pylibsrtp carries (aiortc's): media/packet_sender.py hands over the
  * addresses of its srtp_protect and srtp_protect_rtcp, and of each session. A session must be
- * used by this thread only, and stay alive, with its socket, until the packets queued for it
- * are sent: packet_sender.py sees to both.
+ * used by this thread only (packet_sender.py sees to it), and stay alive, with its socket,
+ * until the packets queued for it are sent: each Destination owns both, and the queue holds a
+ * reference to a Destination while packets for it wait.
  */
 
 #define _GNU_SOURCE
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_packet_sender.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <structmember.h>
 #include <time.h>
+#include <unistd.h>
 
-/* srtp_err_status_t srtp_protect(srtp_t ctx, void *rtp_hdr, int *len_ptr), and _rtcp. */
-typedef int (*protect_function)(void *session, void *packet, int *length);
-
-#define MAX_PACKET 1500
-/* libsrtp appends at most a 16-byte tag, a 128-byte MKI and (SRTCP) a 4-byte index. */
-#define TRAILER_ROOM 160
 #define MAX_SPARE_ITEMS 4096
-
-typedef struct item {
-    struct item *next;
-    void *session;
-    protect_function protect;
-    int fd;
-    socklen_t address_length;
-    struct sockaddr_storage address;
-    int length;
-    unsigned char data[MAX_PACKET + TRAILER_ROOM];
-} item;
-
-/* Where packets go: an SRTP session, a socket and the peer's address. */
-typedef struct {
-    PyObject_HEAD
-    void *session;
-    int fd;
-    socklen_t address_length;
-    struct sockaddr_storage address;
-} Destination;
-
-typedef struct {
-    PyObject_HEAD
-    pthread_t thread;
-    int running;
-    pthread_mutex_t lock;
-    pthread_cond_t work;
-    pthread_cond_t idle;
-    item *head;
-    item *tail;
-    item *spare;
-    int spare_count;
-    int waiting;
-    int stopping;
-    long linger_ns;
-    protect_function protect_rtp;
-    protect_function protect_rtcp;
-    unsigned long long queued;
-    unsigned long long done;
-    unsigned long long send_errors;
-    unsigned long long protect_errors;
-    unsigned long long wakeups;
-} Sender;
+/* References the thread gave back, dropped at most this many at a time. */
+#define RELEASE_BATCH 64
 
 static int
 Destination_init(Destination *self, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"session", "fd", "host", "port", NULL};
+    static char *keywords[] = {"session", "address", "fd", "host", "port", NULL};
+    PyObject *session_owner;
     unsigned long long session;
     int fd, port;
     const char *host;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Kisi", keywords, &session, &fd, &host, &port))
+    if (self->session_owner != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "already initialised");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OKisi", keywords, &session_owner, &session,
+                                     &fd, &host, &port))
         return -1;
     if (port < 0 || port > 65535) {
         PyErr_SetString(PyExc_ValueError, "port out of range");
@@ -103,19 +62,53 @@ Destination_init(Destination *self, PyObject *args, PyObject *kwargs)
         PyErr_Format(PyExc_ValueError, "not an IP address: %s", host);
         return -1;
     }
+    /* A descriptor of our own: the socket stays open while packets wait for it, even if its
+     * connection closes (and the number is reused) meanwhile. */
+    self->fd = dup(fd);
+    if (self->fd < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    Py_INCREF(session_owner);
+    self->session_owner = session_owner;
     self->session = (void *)(uintptr_t)session;
-    self->fd = fd;
     return 0;
 }
 
-static PyTypeObject DestinationType = {
+static PyObject *
+Destination_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    Destination *self = (Destination *)PyType_GenericNew(type, args, kwargs);
+    if (self != NULL)
+        self->fd = -1;
+    return (PyObject *)self;
+}
+
+static void
+Destination_dealloc(Destination *self)
+{
+    if (self->fd >= 0)
+        close(self->fd);
+    Py_XDECREF(self->session_owner);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMemberDef Destination_members[] = {
+    {"fd", T_INT, offsetof(Destination, fd), READONLY, "the sender's own descriptor of the socket"},
+    {NULL},
+};
+
+PyTypeObject DestinationType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "media._packet_sender.Destination",
     .tp_basicsize = sizeof(Destination),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Destination(session, fd, host, port): an SRTP session's address, a socket, a peer.",
-    .tp_new = PyType_GenericNew,
+    .tp_doc = "Destination(session, address, fd, host, port): a pylibsrtp session (and the "
+              "address of its libsrtp context), a socket (duplicated) and a peer.",
+    .tp_new = Destination_new,
     .tp_init = (initproc)Destination_init,
+    .tp_dealloc = (destructor)Destination_dealloc,
+    .tp_members = Destination_members,
 };
 
 /* With the lock held: wait up to linger_ns for more packets, unwoken. */
@@ -130,6 +123,20 @@ linger_locked(Sender *self)
     while (self->head == NULL && !self->stopping)
         if (pthread_cond_timedwait(&self->work, &self->lock, &deadline) != 0)
             break;
+}
+
+/* With the lock held: the thread is done with the packets of `batch`; a destination with none
+ * left waiting goes on the list of references to drop. */
+static void
+release_destinations_locked(Sender *self, item *batch)
+{
+    for (item *it = batch; it != NULL; it = it->next) {
+        Destination *destination = it->destination;
+        if (--destination->in_flight == 0 && destination->releases++ == 0) {
+            destination->next_released = self->released;
+            self->released = destination;
+        }
+    }
 }
 
 static void *
@@ -156,17 +163,20 @@ Sender_run(void *argument)
 
         unsigned long long sent = 0, send_errors = 0, protect_errors = 0;
         for (item *it = batch; it != NULL; it = it->next) {
+            Destination *destination = it->destination;
             int length = it->length;
-            if (it->protect(it->session, it->data, &length) != 0)
+            if (it->protect(destination->session, it->data, &length) != 0)
                 protect_errors++;
-            else if (sendto(it->fd, it->data, (size_t)length, MSG_DONTWAIT,
-                            (struct sockaddr *)&it->address, it->address_length) < 0)
+            else if (sendto(destination->fd, it->data, (size_t)length, MSG_DONTWAIT,
+                            (struct sockaddr *)&destination->address,
+                            destination->address_length) < 0)
                 send_errors++;  /* a full socket buffer drops, as a network would */
             sent++;
             last = it;
         }
 
         pthread_mutex_lock(&self->lock);
+        release_destinations_locked(self, batch);
         if (self->spare_count < MAX_SPARE_ITEMS) {
             last->next = self->spare;
             self->spare = batch;
@@ -186,6 +196,47 @@ Sender_run(void *argument)
     }
     pthread_mutex_unlock(&self->lock);
     return NULL;
+}
+
+/* With the lock held: take up to RELEASE_BATCH references the thread gave back. */
+static int
+take_released_locked(Sender *self, Destination **taken, unsigned long *counts)
+{
+    int n = 0;
+    while (self->released != NULL && n < RELEASE_BATCH) {
+        Destination *destination = self->released;
+        self->released = destination->next_released;
+        taken[n] = destination;
+        counts[n] = destination->releases;
+        self->destinations_held -= destination->releases;
+        destination->releases = 0;
+        n++;
+    }
+    return n;
+}
+
+/* With the GIL, not the lock: dropping the last reference closes a socket. */
+static void
+drop_released(Destination **taken, unsigned long *counts, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (unsigned long k = 0; k < counts[i]; k++)
+            Py_DECREF(taken[i]);
+}
+
+/* Drop every reference the thread gave back so far. */
+static void
+collect_released(Sender *self)
+{
+    Destination *taken[RELEASE_BATCH];
+    unsigned long counts[RELEASE_BATCH];
+    int n;
+    do {
+        pthread_mutex_lock(&self->lock);
+        n = take_released_locked(self, taken, counts);
+        pthread_mutex_unlock(&self->lock);
+        drop_released(taken, counts, n);
+    } while (n == RELEASE_BATCH);
 }
 
 static int
@@ -234,6 +285,70 @@ wake_thread_locked(Sender *self)
     }
 }
 
+item *
+sender_take_items(Sender *self, Py_ssize_t wanted)
+{
+    item *first = NULL;
+    Py_ssize_t taken = 0;
+    pthread_mutex_lock(&self->lock);
+    while (self->spare != NULL && taken < wanted) {
+        item *it = self->spare;
+        self->spare = it->next;
+        self->spare_count--;
+        it->next = first;
+        first = it;
+        taken++;
+    }
+    pthread_mutex_unlock(&self->lock);
+    for (; taken < wanted; taken++) {
+        item *it = malloc(sizeof(item));
+        if (it == NULL) {
+            sender_enqueue(self, NULL, NULL, 0, first, 0);
+            PyErr_NoMemory();
+            return NULL;
+        }
+        it->next = first;
+        first = it;
+    }
+    return first;
+}
+
+void
+sender_enqueue(Sender *self, item *first, item *last, unsigned long long count, item *spare,
+               int wake)
+{
+    Destination *taken[RELEASE_BATCH];
+    unsigned long counts[RELEASE_BATCH];
+    pthread_mutex_lock(&self->lock);
+    for (item *it = first; it != NULL; it = it->next) {
+        Destination *destination = it->destination;
+        if (destination->in_flight++ == 0) {
+            Py_INCREF(destination);
+            self->destinations_held++;
+        }
+    }
+    if (first != NULL) {
+        if (self->tail != NULL)
+            self->tail->next = first;
+        else
+            self->head = first;
+        self->tail = last;
+        self->queued += count;
+    }
+    while (spare != NULL) {
+        item *next = spare->next;
+        spare->next = self->spare;
+        self->spare = spare;
+        self->spare_count++;
+        spare = next;
+    }
+    if (wake)
+        wake_thread_locked(self);
+    int n = take_released_locked(self, taken, counts);
+    pthread_mutex_unlock(&self->lock);
+    drop_released(taken, counts, n);
+}
+
 static PyObject *
 Sender_send(Sender *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -247,6 +362,10 @@ Sender_send(Sender *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "packet is too long");
         return NULL;
     }
+    if (destination->session_owner == NULL) {
+        PyErr_SetString(PyExc_ValueError, "destination not initialised");
+        return NULL;
+    }
     int rtcp = PyObject_IsTrue(args[2]);
     int wake = PyObject_IsTrue(args[3]);
     if (rtcp < 0 || wake < 0)
@@ -255,36 +374,15 @@ Sender_send(Sender *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_RuntimeError, "the sender is closed");
         return NULL;
     }
-
-    pthread_mutex_lock(&self->lock);
-    item *it = self->spare;
-    if (it != NULL) {
-        self->spare = it->next;
-        self->spare_count--;
-    }
-    pthread_mutex_unlock(&self->lock);
-    if (it == NULL && (it = malloc(sizeof(item))) == NULL)
-        return PyErr_NoMemory();
-
+    item *it = sender_take_items(self, 1);
+    if (it == NULL)
+        return NULL;
     it->next = NULL;
-    it->session = destination->session;
+    it->destination = destination;
     it->protect = rtcp ? self->protect_rtcp : self->protect_rtp;
-    it->fd = destination->fd;
-    it->address_length = destination->address_length;
-    memcpy(&it->address, &destination->address, destination->address_length);
     it->length = (int)length;
     memcpy(it->data, PyBytes_AS_STRING(args[1]), (size_t)length);
-
-    pthread_mutex_lock(&self->lock);
-    if (self->tail != NULL)
-        self->tail->next = it;
-    else
-        self->head = it;
-    self->tail = it;
-    self->queued++;
-    if (wake)
-        wake_thread_locked(self);
-    pthread_mutex_unlock(&self->lock);
+    sender_enqueue(self, it, it, 1, NULL, wake);
     Py_RETURN_NONE;
 }
 
@@ -298,6 +396,16 @@ Sender_wake(Sender *self, PyObject *Py_UNUSED(ignored))
 }
 
 static PyObject *
+Sender_collect(Sender *self, PyObject *Py_UNUSED(ignored))
+{
+    collect_released(self);
+    pthread_mutex_lock(&self->lock);
+    unsigned long held = self->destinations_held;
+    pthread_mutex_unlock(&self->lock);
+    return PyLong_FromUnsignedLong(held);
+}
+
+static PyObject *
 Sender_drain(Sender *self, PyObject *Py_UNUSED(ignored))
 {
     Py_BEGIN_ALLOW_THREADS
@@ -307,6 +415,7 @@ Sender_drain(Sender *self, PyObject *Py_UNUSED(ignored))
         pthread_cond_wait(&self->idle, &self->lock);
     pthread_mutex_unlock(&self->lock);
     Py_END_ALLOW_THREADS
+    collect_released(self);
     Py_RETURN_NONE;
 }
 
@@ -323,6 +432,7 @@ Sender_stop(Sender *self)
     pthread_join(self->thread, NULL);
     Py_END_ALLOW_THREADS
     self->running = 0;
+    collect_released(self);  /* the thread sent everything queued before it stopped */
 }
 
 static PyObject *
@@ -338,33 +448,21 @@ Sender_counters(Sender *self, PyObject *Py_UNUSED(ignored))
     pthread_mutex_lock(&self->lock);
     unsigned long long queued = self->queued, done = self->done;
     unsigned long long send_errors = self->send_errors, protect_errors = self->protect_errors;
-    unsigned long long wakeups = self->wakeups;
+    unsigned long long too_long = self->too_long, wakeups = self->wakeups;
     pthread_mutex_unlock(&self->lock);
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K}", "queued", queued, "done", done,
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K}", "queued", queued, "done", done,
                          "send_errors", send_errors, "protect_errors", protect_errors,
-                         "wakeups", wakeups);
-}
-
-static PyObject *
-Sender_get_done(Sender *self, void *Py_UNUSED(closure))
-{
-    pthread_mutex_lock(&self->lock);
-    unsigned long long done = self->done;
-    pthread_mutex_unlock(&self->lock);
-    return PyLong_FromUnsignedLongLong(done);
+                         "too_long", too_long, "wakeups", wakeups);
 }
 
 static void
 Sender_dealloc(Sender *self)
 {
     Sender_stop(self);
-    item *lists[2] = {self->head, self->spare};
-    for (int i = 0; i < 2; i++) {
-        for (item *it = lists[i]; it != NULL;) {
-            item *next = it->next;
-            free(it);
-            it = next;
-        }
+    for (item *it = self->spare; it != NULL;) {
+        item *next = it->next;
+        free(it);
+        it = next;
     }
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -373,16 +471,18 @@ static PyMethodDef Sender_methods[] = {
     {"send", (PyCFunction)(void (*)(void))Sender_send, METH_FASTCALL,
      "send(destination, data, rtcp, wake): queue one serialised RTP (or RTCP) packet; wake the "
      "thread if it sleeps, or leave that to wake()."},
+    {"fan_out", (PyCFunction)(void (*)(void))Sender_fan_out, METH_FASTCALL,
+     "fan_out(outlets, marker, sequence, timestamp, ssrc, payload, extension, keyframe, "
+     "ntp_time, now, wake) -> int: queue a publisher's RTP packet once for each outlet (see "
+     "_outlet.c); returns how many outlets still wait for a keyframe."},
     {"wake", (PyCFunction)Sender_wake, METH_NOARGS, "Wake the thread if packets wait for it."},
+    {"collect", (PyCFunction)Sender_collect, METH_NOARGS,
+     "Let go of the destinations whose packets are all sent; returns how many it still holds."},
     {"drain", (PyCFunction)Sender_drain, METH_NOARGS, "Wait until everything queued is sent."},
     {"close", (PyCFunction)Sender_close, METH_NOARGS, "Send what is queued, then stop the thread."},
     {"counters", (PyCFunction)Sender_counters, METH_NOARGS,
-     "queued, done, send_errors, protect_errors, wakeups (by the caller: not while it lingers)"},
-    {NULL},
-};
-
-static PyGetSetDef Sender_getset[] = {
-    {"done", (getter)Sender_get_done, NULL, "packets handled so far (sent or failed)", NULL},
+     "queued, done, send_errors, protect_errors, too_long (copies a fan-out could not fit in a "
+     "datagram), wakeups (by the caller: not while it lingers)"},
     {NULL},
 };
 
@@ -397,30 +497,34 @@ static PyTypeObject SenderType = {
     .tp_init = (initproc)Sender_init,
     .tp_dealloc = (destructor)Sender_dealloc,
     .tp_methods = Sender_methods,
-    .tp_getset = Sender_getset,
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "media._packet_sender",
-    .m_doc = "SRTP protection and sending on a thread of its own (see media/packet_sender.py).",
+    .m_doc = "SRTP protection and sending on a thread of its own (see media/packet_sender.py), "
+             "and the fan-out of a publisher's packets onto it (see media/rtp_rewriter.py).",
     .m_size = -1,
 };
 
 PyMODINIT_FUNC
 PyInit__packet_sender(void)
 {
-    if (PyType_Ready(&DestinationType) < 0 || PyType_Ready(&SenderType) < 0)
-        return NULL;
+    PyTypeObject *types[] = {&DestinationType, &SenderType, &LinkType, &OutletType};
+    const char *names[] = {"Destination", "Sender", "Link", "Outlet"};
+    for (int i = 0; i < 4; i++)
+        if (PyType_Ready(types[i]) < 0)
+            return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
-    Py_INCREF(&DestinationType);
-    Py_INCREF(&SenderType);
-    if (PyModule_AddObject(m, "Destination", (PyObject *)&DestinationType) < 0 ||
-        PyModule_AddObject(m, "Sender", (PyObject *)&SenderType) < 0) {
-        Py_DECREF(m);
-        return NULL;
+    for (int i = 0; i < 4; i++) {
+        Py_INCREF(types[i]);
+        if (PyModule_AddObject(m, names[i], (PyObject *)types[i]) < 0) {
+            Py_DECREF(types[i]);
+            Py_DECREF(m);
+            return NULL;
+        }
     }
     return m;
 }

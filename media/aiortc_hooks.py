@@ -55,8 +55,8 @@ from aiortc.rtp import (
     unwrap_rtx,
 )
 
-from . import bitrate_estimator
-from .packet_sender import PacketSender, Route
+from . import bitrate_estimator, packet_sender
+from ._packet_sender import Destination, Link, Outlet
 
 logger = logging.getLogger(__name__)
 
@@ -318,14 +318,12 @@ def _datagram_received(self: aioice.ice.StunProtocol, data: bytes, addr: tuple[o
         if handler is None:
             self.receiver.data_received(data, self.local_candidate.component)
             return
-        sender = _PACKET_SENDER
-        if sender is not None:
-            sender.hold()  # the packet's whole fan-out wakes the sender's thread once
+        sender = packet_sender.shared()
+        sender.hold()  # the packet's whole fan-out wakes the sender's thread once
         try:
             handled = handler(data)
         finally:
-            if sender is not None:
-                sender.release()
+            sender.release()
         if not handled:
             self.receiver.data_received(data, self.local_candidate.component)
         return
@@ -436,9 +434,10 @@ class SendParameters:
 class ForwardingSender:
     """Drives an RTCRtpSender whose packets come already encoded from the SFU.
 
-    The sender's own RTP loop idles on a track that never yields. Its RTCP loop only joins the
-    connection's `SenderReports` (one loop for every sender of the connection) and, when the
-    sender stops, sends aiortc's BYE; the counters `record_sent` keeps go into the reports.
+    The SFU's fan-out writes this sender's packets through its `outlet` (`_outlet.c`), which
+    also counts what the sender reports say. The sender's own RTP loop idles on a track that
+    never yields. Its RTCP loop only joins the connection's `SenderReports` (one loop for every
+    sender of the connection) and, when the sender stops, sends aiortc's BYE.
     """
 
     def __init__(
@@ -451,6 +450,9 @@ class ForwardingSender:
         self.sender = sender
         self.ssrc: int = sender._ssrc
         self.rtx_ssrc: int = sender._rtx_ssrc
+        # Random origins (from the random SSRCs), as RFC 3550 wants of sequence and time.
+        self.outlet = Outlet(self.ssrc, first_sequence=self.ssrc % 32768,
+                             first_timestamp=self.rtx_ssrc)
         self._on_ready = on_ready
         self._on_nack = on_nack
         self._on_keyframe_request = on_keyframe_request
@@ -459,10 +461,6 @@ class ForwardingSender:
         sender.send = self._send  # type: ignore[method-assign]
         sender._handle_rtcp_packet = self._handle_rtcp_packet  # type: ignore[method-assign]
         sender._run_rtcp = self._run_rtcp  # type: ignore[method-assign]
-        self.packet_count = 0
-        self.octet_count = 0
-        self.ntp_timestamp = 0
-        self.rtp_timestamp = 0
         self._reported_packet_count = 0
         self._cname_chunk: Optional[bytes] = None
 
@@ -473,6 +471,8 @@ class ForwardingSender:
             if is_rtx(candidate) and candidate.parameters.get("apt") == codec.payloadType:
                 rtx_payload_type = candidate.payloadType
         await self._original_send(parameters)
+        # By now the sender has its transport for good (BUNDLE may have replaced the first).
+        self.outlet.link = link_of(self.sender.transport)
         self._on_ready(
             SendParameters(
                 payload_type=codec.payloadType,
@@ -507,30 +507,25 @@ class ForwardingSender:
             # Receiver reports (RTT, loss stats) and REMB stay with aiortc.
             await self._original_handle_rtcp(packet)
 
-    def record_sent(self, ntp_time: int, rtp_timestamp: int, payload_size: int) -> None:
-        """Counters for the next sender report: what was sent, and the last packet's times."""
-        self.packet_count += 1
-        self.octet_count += payload_size
-        self.ntp_timestamp = ntp_time
-        self.rtp_timestamp = rtp_timestamp
-
     def sender_report(self) -> Optional[bytes]:
         """This sender's SR, serialised; None if it sent nothing since its last one (a paused
         video, a silent microphone: RFC 3550 6.4, only who sends reports as a sender). aiortc's
         sender keeps what it reported, to measure RTT from the receiver reports that answer it."""
-        if self.packet_count == self._reported_packet_count:
+        outlet = self.outlet
+        packet_count = outlet.packets_sent
+        if packet_count == self._reported_packet_count:
             return None
-        self._reported_packet_count = self.packet_count
+        self._reported_packet_count = packet_count
         sender = self.sender
-        sender._RTCRtpSender__ntp_timestamp = self.ntp_timestamp  # type: ignore[attr-defined]
-        sender._RTCRtpSender__rtp_timestamp = self.rtp_timestamp  # type: ignore[attr-defined]
-        sender._RTCRtpSender__packet_count = self.packet_count  # type: ignore[attr-defined]
-        sender._RTCRtpSender__octet_count = self.octet_count  # type: ignore[attr-defined]
-        sender._RTCRtpSender__lsr = (self.ntp_timestamp >> 16) & 0xFFFFFFFF  # type: ignore[attr-defined]
+        sender._RTCRtpSender__ntp_timestamp = outlet.ntp_time  # type: ignore[attr-defined]
+        sender._RTCRtpSender__rtp_timestamp = outlet.rtp_timestamp  # type: ignore[attr-defined]
+        sender._RTCRtpSender__packet_count = packet_count  # type: ignore[attr-defined]
+        sender._RTCRtpSender__octet_count = outlet.octets_sent  # type: ignore[attr-defined]
+        sender._RTCRtpSender__lsr = (outlet.ntp_time >> 16) & 0xFFFFFFFF  # type: ignore[attr-defined]
         sender._RTCRtpSender__lsr_time = time.time()  # type: ignore[attr-defined]
         return pack_rtcp_packet(RTCP_SR, 0, _SENDER_INFO.pack(
-            self.ssrc, self.ntp_timestamp, self.rtp_timestamp,
-            self.packet_count & 0xFFFFFFFF, self.octet_count & 0xFFFFFFFF))
+            self.ssrc, outlet.ntp_time, outlet.rtp_timestamp,
+            packet_count & 0xFFFFFFFF, outlet.octets_sent & 0xFFFFFFFF))
 
     def cname_chunk(self) -> bytes:
         """This sender's SDES chunk: its CNAME (aiortc's, per connection), then two null octets
@@ -543,7 +538,7 @@ class ForwardingSender:
         return self._cname_chunk
 
     def send_rtp(self, data: bytes) -> bool:
-        """Send one serialised RTP packet (SRTP-protected on the packet sender's thread);
+        """Send one serialised RTP packet (a retransmission: the fan-out queues the rest);
         False while not connected.
 
         aiortc's own path (`RTCDtlsTransport._send_rtp` → `RTCIceTransport._send` → aioice
@@ -555,47 +550,51 @@ class ForwardingSender:
 def _send_protected(dtls: RTCDtlsTransport, data: bytes, rtcp: bool) -> bool:
     """Queue `data` for SRTP protection and sending on the packet sender's thread; False while
     `dtls` is not connected."""
-    if dtls._state is not DtlsState.CONNECTED:
+    to = _route(dtls)
+    if to is None:
         return False
-    pair = dtls.transport._connection._nominated.get(1)
-    if pair is None or pair.protocol.transport is None:
-        return False
-    routed: Optional[tuple[object, Route]] = dtls.__dict__.get(_ROUTE)
-    if routed is None or routed[0] is not pair:
-        routed = (pair, _new_route(dtls, pair))
-        dtls.__dict__[_ROUTE] = routed
-    _packet_sender().send(routed[1], data, rtcp)
+    packet_sender.shared().send(to, data, rtcp)
     return True
 
 
-# The RTCDtlsTransport attribute holding its (nominated pair, Route); and the one saying all
-# its sends go through the packet sender.
-_ROUTE = "_aula_route"
+# The RTCDtlsTransport attributes holding its Link, the nominated pair its destination was
+# made for, and the flag saying all its sends go through the packet sender.
+_LINK = "_aula_link"
+_ROUTED_PAIR = "_aula_routed_pair"
 _SENDS_THROUGH_THREAD = "_aula_sends_through_thread"
-_PACKET_SENDER: Optional[PacketSender] = None
 
 
-def _packet_sender() -> PacketSender:
-    """The process's packet sender, started with the first packet forwarded."""
-    global _PACKET_SENDER
-    if _PACKET_SENDER is None:
-        _PACKET_SENDER = PacketSender()
-    return _PACKET_SENDER
-
-
-def packet_sender_counters() -> dict[str, int]:
-    """Since the process started: packets queued, done, dropped by a full socket buffer
-    (send_errors), refused by libsrtp (protect_errors), and the thread's wake-ups."""
-    if _PACKET_SENDER is None:
-        return dict.fromkeys(("queued", "done", "send_errors", "protect_errors", "wakeups"), 0)
-    return _PACKET_SENDER.counters()
-
-
-def _new_route(dtls: RTCDtlsTransport, pair: aioice.ice.CandidatePair) -> Route:
-    host, port = pair.remote_addr[:2]
-    route = Route(dtls._tx_srtp, pair.protocol.transport.get_extra_info("socket").fileno(), host, port)
+def link_of(dtls: RTCDtlsTransport) -> Link:
+    """`dtls`'s Link, which the fan-out reads: its current destination, set while it is
+    connected (from here on, and from the statechange events)."""
     send_through_packet_sender(dtls)
-    return route
+    _route(dtls)
+    return _link(dtls)
+
+
+def _link(dtls: RTCDtlsTransport) -> Link:
+    link: Optional[Link] = dtls.__dict__.get(_LINK)
+    if link is None:
+        link = dtls.__dict__[_LINK] = Link()
+    return link
+
+
+def _route(dtls: RTCDtlsTransport) -> Optional[Destination]:
+    """Where `dtls`'s packets go now (None while not connected), made anew when the nominated
+    candidate pair is not the one it was made for."""
+    if dtls._state is not DtlsState.CONNECTED:
+        return None
+    pair = dtls.transport._connection._nominated.get(1)
+    if pair is None or pair.protocol.transport is None:
+        return None
+    link = _link(dtls)
+    if dtls.__dict__.get(_ROUTED_PAIR) is not pair or link.destination is None:
+        host, port = pair.remote_addr[:2]
+        fd = pair.protocol.transport.get_extra_info("socket").fileno()
+        link.destination = packet_sender.destination(dtls._tx_srtp, fd, host, port)
+        dtls.__dict__[_ROUTED_PAIR] = pair
+        send_through_packet_sender(dtls)
+    return link.destination
 
 
 def send_through_packet_sender(dtls: RTCDtlsTransport) -> None:
@@ -613,12 +612,15 @@ def send_through_packet_sender(dtls: RTCDtlsTransport) -> None:
     dtls._send_rtp = send_rtp  # type: ignore[method-assign]
 
     @dtls.on("statechange")
-    def release_route() -> None:
-        # The route's socket closes once its last queued packet is out, not whenever the
-        # garbage collector frees the closed connection.
-        if dtls.state in ("closed", "failed"):
-            dtls.__dict__.pop(_ROUTE, None)
-            _packet_sender().release_finished()
+    def follow_state() -> None:
+        if dtls.state == "connected":
+            _route(dtls)  # the fan-out sends from now on
+        elif dtls.state in ("closed", "failed"):
+            # The socket closes once its last queued packet is out, not whenever the garbage
+            # collector frees the closed connection.
+            _link(dtls).destination = None
+            dtls.__dict__.pop(_ROUTED_PAIR, None)
+            packet_sender.shared().release_finished()
 
 
 # Compound RTCP packets stay under a datagram that needs no fragmentation (SRTCP adds 14 bytes).

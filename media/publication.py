@@ -11,9 +11,10 @@ from aiortc import RTCRtpReceiver, clock
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
-from . import aiortc_hooks
+from . import aiortc_hooks, packet_sender
 from engagement.speaking import SPEAKING_DBOV, TalkTimer
 
+from ._packet_sender import Outlet
 from .audio_tap import AudioTap, SpeechObserver
 from .keyframes import KeyframeRequester, keyframe_detector
 from .packet_history import AudioLevel, PacketHistory
@@ -59,8 +60,9 @@ class Publication:
         self.audible = True
         self.speaking = False
         self.subscriptions: dict[str, "Subscription"] = {}
-        # The enabled subscriptions, the only ones a packet is offered to; rebuilt on change.
-        self._receiving: tuple["Subscription", ...] = ()
+        # The outlets of the enabled subscriptions, the only ones a packet is offered to;
+        # rebuilt on change.
+        self._receiving: tuple[Outlet, ...] = ()
         # Whether the last packet was forwarded: silence skips its subscriptions once, on the
         # way in, not on every packet.
         self._forwarding = False
@@ -126,7 +128,7 @@ class Publication:
         self.subscriptions_changed()
 
     def subscriptions_changed(self) -> None:
-        self._receiving = tuple(s for s in self.subscriptions.values() if s.enabled)
+        self._receiving = tuple(s.slot.outlet for s in self.subscriptions.values() if s.enabled)
 
     def extension_value(self, level: Optional[AudioLevel], ntp_time: int) -> Optional[bytes]:
         """The per-packet header-extension value subscribers get: abs-send-time for video
@@ -157,7 +159,8 @@ class Publication:
                     self.audio_tap.feed(packet.payload, media_time)
                 else:
                     self.audio_tap.feed_silence(media_time)
-        if self.keyframes.awaiting_keyframe and self.is_keyframe_start(packet):
+        keyframe = self.kind == "video" and self.is_keyframe_start(packet)
+        if keyframe and self.keyframes.awaiting_keyframe:
             self.keyframes.keyframe_received()
         self.history.add(packet)
         if self.video_tap is not None and not self.muted:
@@ -167,16 +170,21 @@ class Publication:
         if self.muted or (self.kind == "audio" and not self._forwards_audio(level)):
             if self._forwarding:
                 self._forwarding = False
-                for subscription in self._receiving:
-                    subscription.skip()
+                for outlet in self._receiving:
+                    outlet.skip()
             return
         self._forwarding = True
         if not self._receiving:
             return
         ntp_time = clock.current_ntp_time()
-        extension = self.extension_value(packet.extensions.audio_level, ntp_time)
-        for subscription in self._receiving:
-            subscription.forward(packet, ntp_time, extension)
+        waiting = packet_sender.shared().fan_out(
+            self._receiving, packet.marker, packet.sequence_number, packet.timestamp, packet.ssrc,
+            packet.payload, self.extension_value(level, ntp_time), keyframe, ntp_time,
+            time.monotonic())
+        if waiting:
+            # Some wait for a keyframe: ask again until it comes (a PLI can be lost); the
+            # requester allows one a second.
+            self.request_keyframe()
 
     def sample_video(self, interval_s: float, on_frame: FrameObserver, worker: FrameWorker) -> None:
         """Decode one keyframe every `interval_s` on `worker` and hand it (grayscale) to

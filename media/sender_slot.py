@@ -2,8 +2,8 @@
 
 m-lines can never be removed from a negotiated session, only made inactive. A slot keeps what
 belongs to the m-line rather than to one publication: the transceiver, its negotiated send
-parameters, and the RTP rewriter (so the SSRC's sequence numbers and timestamps stay continuous
-when the next publication of the same kind and codec is put on it).
+parameters, and its outlet, which holds the RTP rewriter (so the SSRC's sequence numbers and
+timestamps stay continuous when the next publication of the same kind and codec is put on it).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .aiortc_hooks import (
     ForwardingSender,
     SendParameters,
 )
-from .rtp_rewriter import ExtensionBlock, RtpRewriter
+from .rtp_rewriter import ExtensionBlock
 
 if TYPE_CHECKING:
     from .subscription import Subscription
@@ -51,7 +51,6 @@ class SenderSlot:
         self.mime_type = mime_type.lower()
         self.parameters: Optional[SendParameters] = None
         self.extensions = ExtensionBlock([], 0, 0)
-        self.rewriter: Optional[RtpRewriter] = None
         self.rtx_sequence = 0
         self.subscription: Optional["Subscription"] = None
         transceiver.sender.replaceTrack(IdleTrack(kind))
@@ -61,6 +60,7 @@ class SenderSlot:
             on_nack=self._on_nack,
             on_keyframe_request=self._on_keyframe_request,
         )
+        self.outlet = self.sender.outlet
 
     @property
     def mid(self) -> Optional[str]:
@@ -78,8 +78,7 @@ class SenderSlot:
     def detach(self) -> None:
         self.subscription = None
         self.transceiver.direction = "inactive"
-        if self.rewriter is not None:
-            self.rewriter.skip()
+        self.outlet.skip()
 
     def _on_ready(self, parameters: SendParameters) -> None:
         self.parameters = parameters
@@ -89,13 +88,7 @@ class SenderSlot:
             self.extensions = ExtensionBlock(fixed, ids.get(ABS_SEND_TIME_URI, 0), 3)
         else:
             self.extensions = ExtensionBlock(fixed, ids.get(AUDIO_LEVEL_URI, 0), 1)
-        if self.rewriter is None:
-            self.rewriter = RtpRewriter(
-                ssrc=self.sender.ssrc,
-                clock_rate=parameters.clock_rate,
-                first_sequence=self.sender.ssrc % 32768,
-                first_timestamp=self.sender.rtx_ssrc,
-            )
+        self.extensions.configure(self.outlet, parameters.payload_type, parameters.clock_rate)
         if self.subscription is not None:
             self.subscription.restart()
 

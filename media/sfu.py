@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Optional
 
-from . import aiortc_hooks
+from . import aiortc_hooks, packet_sender
 from .ice_policy import IcePolicy
 from .participant import Participant
 from .room import Room
@@ -40,7 +40,7 @@ class SFU:
         participants = self.participants()
         publications = [pub for p in participants for pub in p.publications.values()]
         subscriptions = [s for p in participants for s in p.subscriptions.values()]
-        sending = aiortc_hooks.packet_sender_counters()
+        sending = packet_sender.counters()
         return {
             "rooms": len(self.rooms), "participants": len(participants),
             "publications": len(publications), "subscriptions": len(subscriptions),
@@ -48,9 +48,11 @@ class SFU:
             "packets_forwarded": sum(s.packets_sent for s in subscriptions),
             "retransmissions": sum(s.retransmissions for s in subscriptions),
             # The packet sender's thread, over the process's life: what waits to be sent now,
-            # and what was dropped because a socket's buffer was full (or libsrtp refused it).
+            # and what was dropped because a socket's buffer was full, libsrtp refused it, or
+            # a copy with our header extensions would not fit a datagram.
             "send_queue_backlog": sending["queued"] - sending["done"],
-            "packets_dropped_on_send": sending["send_errors"] + sending["protect_errors"],
+            "packets_dropped_on_send": (sending["send_errors"] + sending["protect_errors"]
+                                        + sending["too_long"]),
             # ... and how often the event loop had to wake it (it lingers after sending).
             "send_thread_wakeups": sending["wakeups"],
         }

@@ -1,4 +1,8 @@
-"""Subscription: one publication forwarded to one participant, packets kept as they came."""
+"""Subscription: one publication forwarded to one participant, packets kept as they came.
+
+The publication fans each packet out to its subscriptions' outlets (`_outlet.c`) in one call;
+a subscription sets its outlet up, pauses and restarts it, and answers its NACKs.
+"""
 
 from __future__ import annotations
 
@@ -26,15 +30,21 @@ class Subscription:
         self.closed = False
         # A subscriber pauses tracks it does not show (off-screen tiles) without renegotiating.
         self.enabled = True
-        self.packets_sent = 0
         self.retransmissions = 0
         self._on_close = on_close
-        self._waiting_for_keyframe = publication.kind == "video"
+        # The slot's outlet counts what every subscription it carried sent.
+        self._sent_before = slot.outlet.packets_sent
+        if publication.kind == "video":
+            slot.outlet.await_keyframe()
         slot.attach(self)
 
     @property
     def mid(self) -> Optional[str]:
         return self.slot.mid
+
+    @property
+    def packets_sent(self) -> int:
+        return self.slot.outlet.packets_sent - self._sent_before
 
     def describe(self) -> dict[str, object]:
         return {"mid": self.mid, "sid": self.publication.sid, "identity": self.publication.owner,
@@ -54,42 +64,20 @@ class Subscription:
     def restart(self) -> None:
         """Start (again) from a keyframe: on connect, after a mute, after a pause."""
         if self.publication.kind == "video":
-            self._waiting_for_keyframe = True
+            self.slot.outlet.await_keyframe()
             self.publication.request_keyframe()
 
     def skip(self) -> None:
-        if self.slot.rewriter is not None:
-            self.slot.rewriter.skip()
-
-    def forward(self, packet: RtpPacket, ntp_time: int, extension: Optional[bytes]) -> None:
-        """Send one publisher packet on; `extension` is the per-packet extension value
-        (abs-send-time for video, audio level for audio), computed once for all subscribers."""
-        slot = self.slot
-        rewriter, parameters = slot.rewriter, slot.parameters
-        if rewriter is None or parameters is None or self.closed:
-            return
-        if self._waiting_for_keyframe:
-            if not self.publication.is_keyframe_start(packet):
-                rewriter.skip()
-                # Ask again until it comes (a PLI can be lost); the requester allows 1 per second.
-                self.publication.request_keyframe()
-                return
-            self._waiting_for_keyframe = False
-        sequence, timestamp = rewriter.rewrite(packet.ssrc, packet.sequence_number, packet.timestamp)
-        data = pack_rtp(parameters.payload_type, packet.marker, sequence, timestamp,
-                        rewriter.ssrc, slot.extensions.build(extension), packet.payload)
-        if slot.sender.send_rtp(data):
-            self.packets_sent += 1
-            slot.sender.record_sent(ntp_time, timestamp, len(packet.payload))
+        self.slot.outlet.skip()
 
     def retransmit(self, lost: list[int]) -> None:
         """Answer a subscriber's NACK from the publication's history (RTX where negotiated)."""
         slot = self.slot
-        rewriter, parameters = slot.rewriter, slot.parameters
-        if rewriter is None or parameters is None or self.closed:
+        outlet, parameters = slot.outlet, slot.parameters
+        if parameters is None or self.closed:
             return
         for out_sequence in lost:
-            source_sequence = rewriter.source_sequence(out_sequence)
+            source_sequence = outlet.source_sequence(out_sequence)
             if source_sequence is None:
                 continue
             original = self.publication.history.get(source_sequence)
@@ -98,8 +86,8 @@ class Subscription:
             _, timestamp, marker, payload, audio_level = original
             packet = RtpPacket(payload_type=parameters.payload_type, marker=marker,
                                sequence_number=out_sequence,
-                               timestamp=(timestamp + rewriter.timestamp_offset) % (1 << 32),
-                               ssrc=rewriter.ssrc, payload=payload)
+                               timestamp=(timestamp + outlet.timestamp_offset) % (1 << 32),
+                               ssrc=outlet.ssrc, payload=payload)
             if parameters.rtx_payload_type is not None:
                 packet = wrap_rtx(packet, payload_type=parameters.rtx_payload_type,
                                   sequence_number=slot.rtx_sequence, ssrc=slot.sender.rtx_ssrc)

@@ -11,7 +11,7 @@ import pytest
 from aiortc.rtp import RtcpByePacket, RtpPacket
 from pylibsrtp import Policy, Session
 
-from media.packet_sender import PacketSender, Route
+from media.packet_sender import PacketSender, destination
 
 KEY = os.urandom(30)  # AES_CM_128_HMAC_SHA1_80: a 16-byte key and a 14-byte salt
 
@@ -47,7 +47,7 @@ def test_packets_arrive_protected_in_the_order_queued(peer: socket.socket, sende
     outbound, inbound = sessions()
     local = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        route = Route(outbound, local.fileno(), *peer.getsockname())
+        route = destination(outbound, local.fileno(), *peer.getsockname())
         packets = [rtp(sequence) for sequence in range(200)]
         received = []
         for start in range(0, 200, 40):  # what the peer's socket buffer holds at once
@@ -70,16 +70,19 @@ def test_packets_arrive_protected_in_the_order_queued(peer: socket.socket, sende
 
 def test_packets_queued_before_their_socket_closes_still_go_out(peer: socket.socket,
                                                                sender: PacketSender) -> None:
-    """The connection may close (and its descriptor number be reused) while packets wait."""
+    """The connection may close (and its descriptor number be reused, its SRTP session be
+    dropped) while packets wait: they go out, then the socket the sender kept closes."""
+    fds_before = len(os.listdir("/proc/self/fd"))
     outbound, inbound = sessions()
     local = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    route = Route(outbound, local.fileno(), *peer.getsockname())
+    route = destination(outbound, local.fileno(), *peer.getsockname())
     for sequence in range(50):
         sender.send(route, rtp(sequence), rtcp=False)
     local.close()
-    del route
+    del route, outbound
     sender.drain()
     assert [inbound.unprotect(peer.recv(2048)) for _ in range(50)] == [rtp(s) for s in range(50)]
+    assert len(os.listdir("/proc/self/fd")) == fds_before
 
 
 def test_bad_input_is_refused_before_it_is_queued(peer: socket.socket, sender: PacketSender) -> None:
@@ -87,8 +90,8 @@ def test_bad_input_is_refused_before_it_is_queued(peer: socket.socket, sender: P
     local = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         with pytest.raises(ValueError, match="not an IP address"):
-            Route(outbound, local.fileno(), "example.org", 9)
-        route = Route(outbound, local.fileno(), *peer.getsockname())
+            destination(outbound, local.fileno(), "example.org", 9)
+        route = destination(outbound, local.fileno(), *peer.getsockname())
         with pytest.raises(ValueError, match="too long"):
             sender.send(route, bytes(1501), rtcp=False)
         with pytest.raises(TypeError):
@@ -103,8 +106,8 @@ def test_a_packet_the_kernel_refuses_is_counted_and_the_rest_go_on(peer: socket.
     outbound, inbound = sessions()
     local = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        unreachable = Route(outbound, local.fileno(), "::1", 9)  # IPv6 from an IPv4 socket
-        route = Route(outbound, local.fileno(), *peer.getsockname())
+        unreachable = destination(outbound, local.fileno(), "::1", 9)  # IPv6 from an IPv4 socket
+        route = destination(outbound, local.fileno(), *peer.getsockname())
         sender.send(unreachable, rtp(1), rtcp=False)
         sender.send(route, rtp(2), rtcp=False)
         sender.drain()
@@ -118,7 +121,7 @@ def test_a_fan_out_held_together_wakes_the_thread_once(peer: socket.socket, send
     outbound, inbound = sessions()
     local = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        route = Route(outbound, local.fileno(), *peer.getsockname())
+        route = destination(outbound, local.fileno(), *peer.getsockname())
         for start in range(0, 120, 30):
             sender.drain()  # the thread sleeps again
             before = sender.counters()["wakeups"]
@@ -139,7 +142,7 @@ def test_having_sent_the_thread_lingers_and_takes_what_comes_meanwhile_unwoken(p
     outbound, inbound = sessions()
     local = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        route = Route(outbound, local.fileno(), *peer.getsockname())
+        route = destination(outbound, local.fileno(), *peer.getsockname())
         sender.send(route, rtp(0), rtcp=False)
         assert inbound.unprotect(peer.recv(2048)) == rtp(0)
         woken = sender.counters()["wakeups"]

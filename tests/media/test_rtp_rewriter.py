@@ -1,52 +1,63 @@
 from media.rtp_rewriter import (
     ExtensionBlock,
-    SEQUENCE_MODULO,
-    RtpRewriter,
+    Outlet,
     one_byte_extension_block,
     pack_rtp,
 )
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
 
+SEQUENCE_MODULO = 1 << 16
 
-class FakeClock:
+
+class Rewriter:
+    """An outlet's rewriter on a clock of the test's own."""
+
     def __init__(self) -> None:
+        self.outlet = Outlet(ssrc=1234, first_sequence=1000, first_timestamp=50000)
+        self.outlet.configure(96, 90000, b"", 0, 0, b"")
         self.now = 100.0
 
-    def __call__(self) -> float:
-        return self.now
-
-
-def make_rewriter(clock=None) -> RtpRewriter:
-    return RtpRewriter(ssrc=1234, clock_rate=90000, first_sequence=1000,
-                       first_timestamp=50000, clock=clock or FakeClock())
+    def rewrite(self, source_ssrc: int, sequence: int, timestamp: int) -> tuple[int, int]:
+        return self.outlet.rewrite(source_ssrc, sequence, timestamp, self.now)
 
 
 def test_a_stream_keeps_its_spacing_under_the_subscribers_ssrc_and_origin():
-    rewriter = make_rewriter()
+    rewriter = Rewriter()
     out = [rewriter.rewrite(777, seq, ts) for seq, ts in ((40, 3000), (41, 3000), (42, 6000))]
     assert out == [(1000, 50000), (1001, 50000), (1002, 53000)]
-    assert rewriter.ssrc == 1234
+    assert rewriter.outlet.ssrc == 1234
 
 
 def test_sequence_numbers_wrap_around():
-    rewriter = make_rewriter()
+    rewriter = Rewriter()
     rewriter.rewrite(1, 5, 0)
-    out = [rewriter.rewrite(1, 5 + step, 0)[0] for step in range(1, SEQUENCE_MODULO)]
+    out = [rewriter.rewrite(1, (5 + step) % SEQUENCE_MODULO, 0)[0] for step in range(1, SEQUENCE_MODULO)]
     assert out[-1] == (1000 + SEQUENCE_MODULO - 1) % SEQUENCE_MODULO
-    assert rewriter.rewrite(1, 5 + SEQUENCE_MODULO, 0)[0] == 1000
+    assert rewriter.rewrite(1, 5, 0)[0] == 1000
+
+
+def test_timestamps_wrap_around_on_either_side():
+    rewriter = Rewriter()
+    assert rewriter.rewrite(1, 5, (1 << 32) - 1000)[1] == 50000
+    assert rewriter.rewrite(1, 6, 2000)[1] == 53000  # the publisher's clock wrapped
+    late = Rewriter()
+    late.outlet = Outlet(ssrc=1234, first_sequence=0, first_timestamp=(1 << 32) - 1000)
+    late.outlet.configure(96, 90000, b"", 0, 0, b"")
+    assert late.rewrite(1, 5, 7000)[1] == (1 << 32) - 1000
+    assert late.rewrite(1, 6, 10000)[1] == 2000  # ours wrapped
 
 
 def test_skipped_packets_leave_no_gap_for_the_subscriber_to_nack():
-    rewriter = make_rewriter()
+    rewriter = Rewriter()
     rewriter.rewrite(1, 10, 0)
-    rewriter.skip()  # source packets 11..19 were not forwarded (muted)
+    rewriter.outlet.skip()  # source packets 11..19 were not forwarded (muted)
     assert rewriter.rewrite(1, 20, 900)[0] == 1001
     assert rewriter.rewrite(1, 21, 900)[0] == 1002
 
 
 def test_a_reordered_packet_keeps_its_place():
-    rewriter = make_rewriter()
+    rewriter = Rewriter()
     rewriter.rewrite(1, 10, 0)
     rewriter.rewrite(1, 12, 0)
     assert rewriter.rewrite(1, 11, 0)[0] == 1001
@@ -54,21 +65,20 @@ def test_a_reordered_packet_keeps_its_place():
 
 
 def test_a_new_publisher_ssrc_continues_the_stream_in_sequence_and_time():
-    clock = FakeClock()
-    rewriter = make_rewriter(clock)
+    rewriter = Rewriter()
     rewriter.rewrite(1, 10, 1000)
-    clock.now += 0.5
+    rewriter.now += 0.5
     sequence, timestamp = rewriter.rewrite(2, 60000, 9_999_999)
     assert sequence == 1001
     assert timestamp == 50000 + 45000  # half a second at 90 kHz after the last one
 
 
 def test_nacked_sequence_numbers_map_back_to_the_source_packets():
-    rewriter = make_rewriter()
+    rewriter = Rewriter()
     rewriter.rewrite(1, 10, 0)
     rewriter.rewrite(1, 11, 0)
-    assert rewriter.source_sequence(1001) == 11
-    assert rewriter.source_sequence(1500) is None
+    assert rewriter.outlet.source_sequence(1001) == 11
+    assert rewriter.outlet.source_sequence(1500) is None
 
 
 def test_packed_packets_parse_back_with_extensions():
