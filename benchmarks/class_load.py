@@ -40,6 +40,7 @@ from aiortc import RTCPeerConnection
 
 from client.rtc_client import PacketObserver, RemoteTrack
 from media import aiortc_hooks
+from media.participant import RECEIVE_BUFFER_BYTES
 from server import garbage
 
 from . import procstat
@@ -61,6 +62,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Bytes at the end of an RTP payload that identify it (the publisher is part of the key).
 PAYLOAD_TAIL = 12
 MAX_LATENCY_SAMPLES = 1_000_000
+# Each load client's receive buffer (capped by net.core.rmem_max), as large as the server's for
+# its publishers. Fifty clients share this process's event loop: with the system's default
+# (~200 KB, ~50 video packets on loopback) a busy 100 ms overflowed them at 1 + 50, and what
+# looked like the server's loss was the load generator's.
+LOAD_RECEIVE_BUFFER_BYTES = RECEIVE_BUFFER_BYTES
 
 
 def free_port() -> int:
@@ -402,6 +408,9 @@ class Snapshot:
     received: dict[tuple[str, str, str], tuple[int, int]]  # (subscriber, publisher, source)
     sent: dict[tuple[str, str], int]  # (publisher, kind): RTP packets on the wire
     yielded: dict[tuple[str, str], tuple[int, int]]  # (publisher, kind): (frames, bytes)
+    # Datagrams the kernel dropped at full receive buffers: the server's, the load clients'.
+    server_udp_drops: int
+    load_udp_drops: int
 
 
 def snapshot(server: ServerUnderTest, members: list[Member], probe: LatencyProbe) -> Snapshot:
@@ -416,7 +425,8 @@ def snapshot(server: ServerUnderTest, members: list[Member], probe: LatencyProbe
     server_sample = procstat.read_process(server.process.pid, main_thread=True)
     return Snapshot(time.perf_counter(), server_sample, helpers,
                     procstat.read_process(os.getpid()), procstat.read_machine(),
-                    procstat.read_all_processes(), received, probe.sent_counts(), yielded)
+                    procstat.read_all_processes(), received, probe.sent_counts(), yielded,
+                    procstat.udp_drops(server.process.pid), procstat.udp_drops(os.getpid()))
 
 
 def hook_audio_level(pc: RTCPeerConnection, track: EncodedTrack) -> None:
@@ -742,6 +752,10 @@ def summarise(start: Snapshot, end: Snapshot, members: list[Member],
                            if expected[kind] else None}
                     for kind in ("audio", "video")},
     }
+    # Where packets were lost on the way: a full socket at the server (publishers' packets) or
+    # at the load clients (the instrument's, not the server's).
+    forwarding["server_socket_drops"] = end.server_udp_drops - start.server_udp_drops
+    forwarding["load_socket_drops"] = end.load_udp_drops - start.load_udp_drops
     if server_cpu:
         forwarding["packets_per_server_cpu_s"] = round(total_delivered / server_cpu)
         forwarding["server_cpu_us_per_packet"] = round(1e6 * server_cpu / total_delivered, 1) \
@@ -792,6 +806,10 @@ def summarise(start: Snapshot, end: Snapshot, members: list[Member],
     elif lag_p99 > 0.05 or late > 5:
         warnings.append(f"INVALID: the load process lags (loop lag p99 {1000 * lag_p99:.0f} ms, "
                         f"{late:.1f}% of publisher packets >50 ms late)")
+    elif forwarding["load_socket_drops"] > 0.001 * max(total_delivered, 1):
+        warnings.append(f"INVALID: the load clients' sockets dropped "
+                        f"{forwarding['load_socket_drops']} packets (full receive buffers): the "
+                        "loss measured is the load generator's too")
     if others / window > 0.2:
         warnings.append(f"other processes on this machine used {100 * others / window:.0f}% of a "
                         "core during the window (shared machine): expect noisy numbers")

@@ -40,6 +40,7 @@ from media import aiortc_hooks
 
 from . import procstat
 from .class_load import (
+    LOAD_RECEIVE_BUFFER_BYTES,
     LOOPBACK,
     REPO_ROOT,
     Member,
@@ -198,7 +199,8 @@ class AulaServer:
         client = RtcClient(self.base_url, token, publish=dict(tracks),
                            options=ClientOptions(decode=False, process_rtp=self.process_rtp,
                                                  authenticate_every=self.authenticate_every,
-                                                 on_packet=on_packet, connect_timeout_s=60.0))
+                                                 on_packet=on_packet, connect_timeout_s=60.0,
+                                                 receive_buffer_bytes=LOAD_RECEIVE_BUFFER_BYTES))
         self.clients.append(client)
         if seat.shown is not None:
             self._pausers[client] = asyncio.ensure_future(pause_hidden_videos(client, seat.shown))
@@ -337,8 +339,8 @@ def summarise_collapsed(path: Path, top: int = 25) -> dict[str, Any]:
 
 def print_table(results: list[dict[str, Any]]) -> None:
     header = ("N", "srv CPU%", "loop%", "RSS MB", "MB/part", "deliv pps", "deliv Mbps", "pkt/CPU-s",
-              "µs/pkt", "deliv %", "lat p50", "lat p95", "ping p95", "load CPU%", "lag p99",
-              "valid")
+              "µs/pkt", "deliv %", "drops srv/load", "lat p50", "lat p95", "ping p95", "load CPU%",
+              "lag p99", "valid")
     rows = []
     for r in results:
         if "error" in r:
@@ -350,7 +352,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
             f"{s.get('rss_per_participant_mb')}", f"{f['delivered_pps']}", f"{f['delivered_mbps']}",
             f"{f.get('packets_per_server_cpu_s')}", f"{f.get('server_cpu_us_per_packet')}",
             f"{100 * f['delivery_ratio']:.1f}" if f["delivery_ratio"] is not None else "-",
-            f"{lat['p50']}", f"{lat['p95']}", f"{r['signaling_ping_rtt_ms']['p95']}",
+            f"{f['server_socket_drops']}/{f['load_socket_drops']}", f"{lat['p50']}", f"{lat['p95']}", f"{r['signaling_ping_rtt_ms']['p95']}",
             f"{lp['cpu_percent_of_one_core']}", f"{lp['loop_lag_ms']['p99']}",
             "yes" if r["valid"] else "NO"))
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(header)]

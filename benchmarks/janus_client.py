@@ -157,7 +157,8 @@ class JanusClient:
 
     def __init__(self, session: JanusSession, room: int, identity: str, feed: int,
                  on_packet: Optional[PacketObserver] = None, process_rtp: bool = False,
-                 authenticate_every: int = 1) -> None:
+                 authenticate_every: int = 1,
+                 receive_buffer_bytes: Optional[int] = None) -> None:
         self.session = session
         self.room = room
         self.identity: Optional[str] = identity
@@ -167,6 +168,7 @@ class JanusClient:
         self.process_rtp = process_rtp
         # Only every n-th received packet authenticated and observed (see ClientOptions).
         self.authenticate_every = authenticate_every
+        self.receive_buffer_bytes = receive_buffer_bytes  # see ClientOptions
         configuration = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         self.publisher_pc = RTCPeerConnection(configuration)
         self.subscriber_pc = RTCPeerConnection(configuration)
@@ -225,6 +227,8 @@ class JanusClient:
             if transceiver.mid in self.remote_tracks:
                 self._tap(transceiver)
         await self.subscriber_pc.setLocalDescription(await self.subscriber_pc.createAnswer())
+        if self.receive_buffer_bytes is not None:
+            aiortc_hooks.size_receive_buffers(self.subscriber_pc, self.receive_buffer_bytes)
         answer = self.subscriber_pc.localDescription
         await self.session.message(handle, {"request": "start"},
                                    {"type": answer.type, "sdp": answer.sdp})

@@ -54,6 +54,36 @@ def _stat_fields(path: str) -> Optional[list[str]]:
     return raw[raw.rindex(")") + 2:].split()
 
 
+def udp_drops(pid: int) -> int:
+    """Datagrams the kernel dropped so far because one of the process's UDP sockets was full
+    (its receive buffer), summed over the sockets it holds now; read in the process's own
+    network namespace."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue  # closed meanwhile
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    drops = 0
+    for table in ("udp", "udp6"):
+        try:
+            with open(f"/proc/{pid}/net/{table}") as handle:
+                lines = handle.readlines()[1:]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for line in lines:
+            fields = line.split()
+            # sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+            if fields[9] in inodes:
+                drops += int(fields[12])
+    return drops
+
+
 def open_fds(pid: int) -> Optional[int]:
     """How many file descriptors the process holds (sockets, pipes, files)."""
     try:

@@ -66,6 +66,9 @@ class ClientOptions:
     # Publish video in this codec only (e.g. "video/H264"), as a browser that lacks VP8 would.
     video_codec: Optional[str] = None
     connect_timeout_s: float = 20.0
+    # The subscriber connection's UDP receive buffer (capped by net.core.rmem_max); None: the
+    # system's default. Load clients many to a process need more than one browser does.
+    receive_buffer_bytes: Optional[int] = None
 
 
 class SignalingError(Exception):
@@ -236,6 +239,8 @@ class RtcClient:
                 self._tapped.add(id(receiver))
                 self._tap(transceiver)
         await self.subscriber_pc.setLocalDescription(await self.subscriber_pc.createAnswer())
+        if self.options.receive_buffer_bytes is not None:
+            aiortc_hooks.size_receive_buffers(self.subscriber_pc, self.options.receive_buffer_bytes)
         await self.send({"type": "answer", "target": "subscriber",
                          "sdp": self.subscriber_pc.localDescription.sdp})
 

@@ -392,12 +392,16 @@ def _unwrap(
     return unwrap_rtx(packet, payload_type=apt, ssrc=media_ssrc)
 
 
+def dtls_transports(pc: RTCPeerConnection) -> list[RTCDtlsTransport]:
+    return list(pc._RTCPeerConnection__dtlsTransports)  # type: ignore[attr-defined]
+
+
 def datagrams_heard(pc: RTCPeerConnection) -> int:
     """How many datagrams `pc` has had from its remote peer: DTLS, SRTP and SRTCP (aiortc's
     transport counter) and STUN requests (counted from the first call on: consent checks keep
     coming from a live peer that sends no media)."""
     heard = 0
-    for dtls in pc._RTCPeerConnection__dtlsTransports:  # type: ignore[attr-defined]
+    for dtls in dtls_transports(pc):
         heard += dtls._RTCDtlsTransport__rx_packets
         heard += _stun_requests(dtls.transport._connection)
     return heard

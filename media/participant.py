@@ -98,6 +98,13 @@ class Participant:
         return not self.closed and any(pc.connectionState in ("failed", "closed")
                                        for pc in (self.publisher_pc, self.subscriber_pc))
 
+    def connection_states(self) -> str:
+        """Its peer connections' states, ICE's and DTLS's (a log line's detail)."""
+        return "; ".join(
+            f"{name} {pc.connectionState} (ICE {pc.iceConnectionState}, DTLS "
+            f"{','.join(sorted({t.state for t in aiortc_hooks.dtls_transports(pc)})) or '-'})"
+            for name, pc in (("publisher", self.publisher_pc), ("subscriber", self.subscriber_pc)))
+
     def datagrams_heard(self) -> int:
         return (aiortc_hooks.datagrams_heard(self.publisher_pc)
                 + aiortc_hooks.datagrams_heard(self.subscriber_pc))

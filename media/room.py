@@ -167,7 +167,8 @@ class Room:
                 if participant.connection_failed:
                     # Nothing flows on it again: the client is told to join anew (its signaling
                     # socket closes with it) rather than kept in the room with a dead connection.
-                    logger.info("%s: a peer connection failed; removing it", participant.identity)
+                    logger.warning("%s: a peer connection failed; removing it: %s",
+                                   participant.identity, participant.connection_states())
                     participant.signal({"type": "participant_left", "identity": participant.identity,
                                         "reason": "connection_lost"})
                     asyncio.ensure_future(self.leave(participant, "connection_lost"))
