@@ -96,7 +96,17 @@ class VideoTap:
             self._collecting = []
         self._collecting.append(packet)
         if packet.marker or len(self._collecting) >= MAX_FRAME_PACKETS:
-            if packet.marker:
-                self._worker.submit(self._codec, self._collecting, self._on_frame)
+            collected, self._collecting = self._collecting, None
+            if packet.marker and _complete(collected):
+                self._worker.submit(self._codec, collected, self._on_frame)
                 self._next_sample_at = self._clock() + self._interval_s
-            self._collecting = None
+            # Else a packet was lost (its retransmission comes too late for this frame): the
+            # next keyframe is asked for, not a decoder error.
+
+
+def _complete(packets: list[RtpPacket]) -> bool:
+    """Whether `packets` (a frame, the last with the marker) hold every sequence number from
+    the first to the last."""
+    first, last = packets[0].sequence_number, packets[-1].sequence_number
+    span = (last - first) % (1 << 16) + 1
+    return len({p.sequence_number for p in packets}) == span == len(packets)
