@@ -40,7 +40,6 @@ from aiortc import RTCPeerConnection
 
 from client.rtc_client import PacketObserver, RemoteTrack
 from media import aiortc_hooks
-from media.participant import RECEIVE_BUFFER_BYTES
 from server import garbage
 
 from . import procstat
@@ -62,11 +61,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Bytes at the end of an RTP payload that identify it (the publisher is part of the key).
 PAYLOAD_TAIL = 12
 MAX_LATENCY_SAMPLES = 1_000_000
-# Each load client's receive buffer (capped by net.core.rmem_max), as large as the server's for
-# its publishers. Fifty clients share this process's event loop: with the system's default
-# (~200 KB, ~50 video packets on loopback) a busy 100 ms overflowed them at 1 + 50, and what
-# looked like the server's loss was the load generator's.
-LOAD_RECEIVE_BUFFER_BYTES = RECEIVE_BUFFER_BYTES
 
 
 def free_port() -> int:

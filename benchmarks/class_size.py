@@ -40,7 +40,6 @@ from media import aiortc_hooks
 
 from . import procstat
 from .class_load import (
-    LOAD_RECEIVE_BUFFER_BYTES,
     LOOPBACK,
     REPO_ROOT,
     Member,
@@ -200,7 +199,7 @@ class AulaServer:
                            options=ClientOptions(decode=False, process_rtp=self.process_rtp,
                                                  authenticate_every=self.authenticate_every,
                                                  on_packet=on_packet, connect_timeout_s=60.0,
-                                                 receive_buffer_bytes=LOAD_RECEIVE_BUFFER_BYTES))
+                                                 load_client=True))
         self.clients.append(client)
         if seat.shown is not None:
             self._pausers[client] = asyncio.ensure_future(pause_hidden_videos(client, seat.shown))

@@ -27,7 +27,7 @@ from aiortc import (
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
-from client.rtc_client import SRTP_OVERHEAD_BYTES, PacketObserver, RemoteTrack
+from client.rtc_client import SRTP_OVERHEAD_BYTES, PacketObserver, RemoteTrack, prepare_load_receiver
 from media import aiortc_hooks
 from media.participant import close_peer_connections
 
@@ -157,8 +157,7 @@ class JanusClient:
 
     def __init__(self, session: JanusSession, room: int, identity: str, feed: int,
                  on_packet: Optional[PacketObserver] = None, process_rtp: bool = False,
-                 authenticate_every: int = 1,
-                 receive_buffer_bytes: Optional[int] = None) -> None:
+                 authenticate_every: int = 1) -> None:
         self.session = session
         self.room = room
         self.identity: Optional[str] = identity
@@ -168,7 +167,6 @@ class JanusClient:
         self.process_rtp = process_rtp
         # Only every n-th received packet authenticated and observed (see ClientOptions).
         self.authenticate_every = authenticate_every
-        self.receive_buffer_bytes = receive_buffer_bytes  # see ClientOptions
         configuration = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         self.publisher_pc = RTCPeerConnection(configuration)
         self.subscriber_pc = RTCPeerConnection(configuration)
@@ -227,8 +225,7 @@ class JanusClient:
             if transceiver.mid in self.remote_tracks:
                 self._tap(transceiver)
         await self.subscriber_pc.setLocalDescription(await self.subscriber_pc.createAnswer())
-        if self.receive_buffer_bytes is not None:
-            aiortc_hooks.size_receive_buffers(self.subscriber_pc, self.receive_buffer_bytes)
+        prepare_load_receiver(self.subscriber_pc)
         answer = self.subscriber_pc.localDescription
         await self.session.message(handle, {"request": "start"},
                                    {"type": answer.type, "sdp": answer.sdp})

@@ -38,7 +38,6 @@ from client.rtc_client import PacketObserver
 from media import aiortc_hooks
 
 from .class_load import (
-    LOAD_RECEIVE_BUFFER_BYTES,
     Member,
     Scenario,
     Seat,
@@ -156,7 +155,7 @@ class JanusServer:
         session = JanusSession(self.http, self.base_url)
         await session.create()
         client = JanusClient(session, ROOM, seat.identity, len(self.clients) + 1, on_packet,
-                             self.process_rtp, self.authenticate_every, LOAD_RECEIVE_BUFFER_BYTES)
+                             self.process_rtp, self.authenticate_every)
         self.clients.append(client)
         if self.audio_level and "microphone" in tracks:
             hook_audio_level(client.publisher_pc, tracks["microphone"])

@@ -393,7 +393,7 @@ class JoinBench:
         client = RtcClient(self.base_url, (await self.issue(identity, "student"))["token"],
                            publish=dict(tracks),
                            options=ClientOptions(decode=False, process_rtp=False,
-                                                 connect_timeout_s=60.0))
+                                                 connect_timeout_s=60.0, load_client=True))
         hook_audio_level(client.publisher_pc, tracks["microphone"])
         self._pausers.append(asyncio.ensure_future(pause_hidden_videos(client, {INSTRUCTOR})))
         self.seated.append(client)

@@ -26,7 +26,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
 from media import aiortc_hooks
-from media.participant import close_peer_connections
+from media.participant import RECEIVE_BUFFER_BYTES, close_peer_connections
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +66,18 @@ class ClientOptions:
     # Publish video in this codec only (e.g. "video/H264"), as a browser that lacks VP8 would.
     video_codec: Optional[str] = None
     connect_timeout_s: float = 20.0
-    # The subscriber connection's UDP receive buffer (capped by net.core.rmem_max); None: the
-    # system's default. Load clients many to a process need more than one browser does.
-    receive_buffer_bytes: Optional[int] = None
+    # One of many clients sharing this process's event loop (a load generator): see
+    # `prepare_load_receiver`.
+    load_client: bool = False
+
+
+def prepare_load_receiver(pc: RTCPeerConnection) -> None:
+    """Make a subscriber connection of a load client keep up as a browser would, with fifty
+    more in its process: its sockets get the server's receive buffers (the default ~200 KB
+    holds ~50 video packets on loopback, a busy 100 ms for the loop) and are drained at each
+    datagram (`aiortc_hooks.drain_receive_sockets`)."""
+    aiortc_hooks.size_receive_buffers(pc, RECEIVE_BUFFER_BYTES)
+    aiortc_hooks.drain_receive_sockets(pc)
 
 
 class SignalingError(Exception):
@@ -239,8 +248,8 @@ class RtcClient:
                 self._tapped.add(id(receiver))
                 self._tap(transceiver)
         await self.subscriber_pc.setLocalDescription(await self.subscriber_pc.createAnswer())
-        if self.options.receive_buffer_bytes is not None:
-            aiortc_hooks.size_receive_buffers(self.subscriber_pc, self.options.receive_buffer_bytes)
+        if self.options.load_client:
+            prepare_load_receiver(self.subscriber_pc)
         await self.send({"type": "answer", "target": "subscriber",
                          "sdp": self.subscriber_pc.localDescription.sdp})
 

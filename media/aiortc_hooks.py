@@ -105,6 +105,7 @@ async def _query_consent(self: aioice.ice.Connection) -> None:
     connection: under load, a class's instructor was dropped that way."""
     assert self.remote_password is not None
     answered_at = time.monotonic()
+    unanswered: Optional[aioice.stun.TransactionError] = None
     while True:
         await asyncio.sleep(aioice.ice.CONSENT_INTERVAL * (0.8 + 0.4 * random.random()))
         for pair in self._nominated.values():
@@ -114,12 +115,21 @@ async def _query_consent(self: aioice.ice.Connection) -> None:
                     integrity_key=self.remote_password.encode("utf8"),
                     retransmissions=CONSENT_RETRANSMISSIONS)
                 answered_at = time.monotonic()
-            except aioice.stun.TransactionError:
-                pass
+            except aioice.stun.TransactionError as exc:
+                unanswered = exc
         if time.monotonic() - answered_at >= CONSENT_EXPIRY_S:
+            logger.warning("ICE consent expired (%s): no check answered for %.0f s, the last "
+                           "%s; closing the connection", self.local_username,
+                           time.monotonic() - answered_at, _describe(unanswered))
             self._query_consent_task = None
             await self.close()
             return
+
+
+def _describe(error: Optional[aioice.stun.TransactionError]) -> str:
+    if isinstance(error, aioice.stun.TransactionFailed):
+        return f"refused: {error.response.attributes.get('ERROR-CODE')}"
+    return "timed out" if error is not None else "-"
 
 
 aioice.ice.Connection.query_consent = _query_consent  # type: ignore[method-assign]
@@ -312,6 +322,12 @@ _AIOICE_DATAGRAM_RECEIVED = aioice.ice.StunProtocol.datagram_received
 
 
 def _datagram_received(self: aioice.ice.StunProtocol, data: bytes, addr: tuple[object, ...]) -> None:
+    _handle_datagram(self, data, addr)
+    if _DRAIN in self.__dict__:
+        _drain(self)
+
+
+def _handle_datagram(self: aioice.ice.StunProtocol, data: bytes, addr: tuple[object, ...]) -> None:
     # RFC 7983: a first byte of 128-191 is RTP or RTCP, never STUN (0-3) nor DTLS (20-63).
     if data and 127 < data[0] < 192:
         handler = self.receiver.__dict__.get(_RTP_HANDLER)
@@ -331,6 +347,45 @@ def _datagram_received(self: aioice.ice.StunProtocol, data: bytes, addr: tuple[o
 
 
 aioice.ice.StunProtocol.datagram_received = _datagram_received  # type: ignore[method-assign]
+
+# The aioice StunProtocol attribute saying its socket is drained at each datagram.
+_DRAIN = "_aula_drain"
+# What one drain reads at most, before the loop's other work has a turn.
+DRAIN_BATCH = 256
+MAX_DATAGRAM_BYTES = 2048
+
+
+def drain_receive_sockets(pc: RTCPeerConnection) -> None:
+    """From now on each datagram arriving on `pc`'s ICE sockets is followed by reading what else
+    waits there, up to DRAIN_BATCH. uvloop (libuv) reads at most 32 datagrams per socket per
+    loop iteration, whatever the socket's rate: in one process holding fifty load clients, an
+    instructor's subscriber socket, receiving seven times a student's rate, filled up and
+    dropped even the answers to its ICE consent checks, until its connection expired. Load
+    clients only: a browser, or a server socket per publisher, has no such neighbours."""
+    for transceiver in pc.getTransceivers():
+        connection = transceiver.receiver.transport.transport.iceGatherer._connection
+        for protocol in connection._protocols:
+            protocol.__dict__[_DRAIN] = True
+
+
+def _drain(protocol: aioice.ice.StunProtocol) -> None:
+    transport = protocol.transport
+    if transport is None:
+        return
+    # A socket object over the transport's descriptor, for as long as this drain: the
+    # transport's own may not be read from directly (uvloop's is a stand-in).
+    sock = socket.socket(fileno=transport.get_extra_info("socket").fileno())
+    try:
+        for _ in range(DRAIN_BATCH):
+            try:
+                data, addr = sock.recvfrom(MAX_DATAGRAM_BYTES)
+            except (BlockingIOError, InterruptedError):
+                return
+            _handle_datagram(protocol, data, addr)
+            if protocol.transport is None:
+                return  # closed by what it just handled
+    finally:
+        sock.detach()
 
 
 def _give_feedback(

@@ -4,8 +4,10 @@ feedback to the sender, decoding receivers and SRTCP keep working."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
+import aioice.ice
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpReceiver, VideoStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport
@@ -143,3 +145,46 @@ async def test_a_load_client_counts_every_packet_and_authenticates_one_in_n(loop
     finally:
         await sender_pc.close()
         await receiver_pc.close()
+
+
+class Receiver:
+    """Stands in for aioice's Connection: its RTP handler counts what it is handed."""
+
+    def __init__(self) -> None:
+        self.handled: list[bytes] = []
+        self.__dict__[aiortc_hooks._RTP_HANDLER] = self.handle
+
+    def handle(self, data: bytes) -> bool:
+        self.handled.append(data)
+        return True
+
+    def protocol_lost(self, protocol: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("drained", [True, False])
+async def test_a_drained_socket_is_read_empty_at_each_datagram(drained: bool) -> None:
+    """What a load client's busy socket needs: uvloop reads 32 datagrams per socket per loop
+    iteration (the default loop, one), so a socket receiving far more than its neighbours
+    falls behind them."""
+    receiver = Receiver()
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(
+        lambda: aioice.ice.StunProtocol(receiver), local_addr=(LOOPBACK, 0))
+    if drained:
+        protocol.__dict__[aiortc_hooks._DRAIN] = True
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        packets = [bytes([0x80, 96]) + i.to_bytes(2, "big") + bytes(100)
+                   for i in range(aiortc_hooks.DRAIN_BATCH)]
+        for packet in packets:
+            sender.sendto(packet, transport.get_extra_info("sockname"))
+        for _ in range(3):  # a few loop iterations
+            await asyncio.sleep(0)
+        if drained:  # the first datagram, then the rest in one drain
+            assert receiver.handled == packets
+        else:
+            assert len(receiver.handled) <= 3
+    finally:
+        sender.close()
+        transport.close()
