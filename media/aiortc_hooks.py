@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import socket
 import struct
@@ -323,8 +324,9 @@ _AIOICE_DATAGRAM_RECEIVED = aioice.ice.StunProtocol.datagram_received
 
 def _datagram_received(self: aioice.ice.StunProtocol, data: bytes, addr: tuple[object, ...]) -> None:
     _handle_datagram(self, data, addr)
-    if _DRAIN in self.__dict__:
-        _drain(self)
+    drain: Optional[_Drain] = self.__dict__.get(_DRAIN)
+    if drain is not None and drain.due():
+        drain.run(self)
 
 
 def _handle_datagram(self: aioice.ice.StunProtocol, data: bytes, addr: tuple[object, ...]) -> None:
@@ -348,44 +350,61 @@ def _handle_datagram(self: aioice.ice.StunProtocol, data: bytes, addr: tuple[obj
 
 aioice.ice.StunProtocol.datagram_received = _datagram_received  # type: ignore[method-assign]
 
-# The aioice StunProtocol attribute saying its socket is drained at each datagram.
+# The aioice StunProtocol attribute holding its _Drain.
 _DRAIN = "_aula_drain"
+# libuv (uvloop) reads at most 32 datagrams from a socket per loop iteration: a socket that has
+# handed over this many in one iteration is likely to hold more.
+DRAIN_AFTER = 16
 # What one drain reads at most, before the loop's other work has a turn.
 DRAIN_BATCH = 256
 MAX_DATAGRAM_BYTES = 2048
 
 
 def drain_receive_sockets(pc: RTCPeerConnection) -> None:
-    """From now on each datagram arriving on `pc`'s ICE sockets is followed by reading what else
-    waits there, up to DRAIN_BATCH. uvloop (libuv) reads at most 32 datagrams per socket per
-    loop iteration, whatever the socket's rate: in one process holding fifty load clients, an
-    instructor's subscriber socket, receiving seven times a student's rate, filled up and
-    dropped even the answers to its ICE consent checks, until its connection expired. Load
-    clients only: a browser, or a server socket per publisher, has no such neighbours."""
+    """From now on a socket of `pc`'s that is busy is read empty (up to DRAIN_BATCH) when uvloop
+    has handed over DRAIN_AFTER of its datagrams in one loop iteration. uvloop reads at most 32
+    datagrams per socket per iteration, whatever the socket's rate: in one process holding fifty
+    load clients, an instructor's subscriber socket, receiving seven times a student's rate,
+    filled up and dropped even the answers to its ICE consent checks, until its connection
+    expired. Load clients only: a browser, or a server socket per publisher, has no such
+    neighbours."""
+    loop = asyncio.get_running_loop()
     for transceiver in pc.getTransceivers():
         connection = transceiver.receiver.transport.transport.iceGatherer._connection
         for protocol in connection._protocols:
-            protocol.__dict__[_DRAIN] = True
+            transport = protocol.transport
+            if transport is not None and _DRAIN not in protocol.__dict__:
+                protocol.__dict__[_DRAIN] = _Drain(loop, transport.get_extra_info("socket").fileno())
 
 
-def _drain(protocol: aioice.ice.StunProtocol) -> None:
-    transport = protocol.transport
-    if transport is None:
-        return
-    # A socket object over the transport's descriptor, for as long as this drain: the
-    # transport's own may not be read from directly (uvloop's is a stand-in).
-    sock = socket.socket(fileno=transport.get_extra_info("socket").fileno())
-    try:
+class _Drain:
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        self._loop = loop
+        # A socket object of our own (a duplicate descriptor): the transport's may not be read
+        # from directly (uvloop's is a stand-in). Closed with the protocol holding it.
+        self._socket = socket.socket(fileno=os.dup(fd))
+        self._iteration = -1.0
+        self._received = 0
+
+    def due(self) -> bool:
+        """Counts a datagram; True when this iteration of the loop brought DRAIN_AFTER (uvloop's
+        time stands still within an iteration)."""
+        now = self._loop.time()
+        if now != self._iteration:
+            self._iteration, self._received = now, 0
+        self._received += 1
+        return self._received >= DRAIN_AFTER
+
+    def run(self, protocol: aioice.ice.StunProtocol) -> None:
+        self._received = 0
         for _ in range(DRAIN_BATCH):
             try:
-                data, addr = sock.recvfrom(MAX_DATAGRAM_BYTES)
+                data, addr = self._socket.recvfrom(MAX_DATAGRAM_BYTES)
             except (BlockingIOError, InterruptedError):
                 return
             _handle_datagram(protocol, data, addr)
             if protocol.transport is None:
                 return  # closed by what it just handled
-    finally:
-        sock.detach()
 
 
 def _give_feedback(
