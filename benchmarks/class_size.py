@@ -141,16 +141,20 @@ async def pause_hidden_videos(client: RtcClient, shown: set[str]) -> None:
     """Pause every video not in `shown` as soon as it is offered, as a browser pauses
     off-screen tiles (update_subscription)."""
     paused: set[str] = set()
+    looked_at = -1  # the subscriber offer whose tracks were last looked at
     while True:
-        hidden = [t.sid for t in list(client.remote_tracks.values())
-                  if t.kind == "video" and t.identity not in shown and t.sid not in paused]
-        if hidden and client.identity is not None:
+        offers = client.subscriber_offers
+        if offers != looked_at and client.identity is not None:
+            hidden = [t.sid for t in list(client.remote_tracks.values())
+                      if t.kind == "video" and t.identity not in shown and t.sid not in paused]
             try:
-                await client.send({"type": "update_subscription", "sids": hidden,
-                                   "enabled": False})
-                paused.update(hidden)
+                if hidden:
+                    await client.send({"type": "update_subscription", "sids": hidden,
+                                       "enabled": False})
+                    paused.update(hidden)
+                looked_at = offers
             except (ConnectionError, AssertionError):
-                pass
+                pass  # again in a moment
         await asyncio.sleep(0.2)
 
 

@@ -101,6 +101,7 @@ class RtcClient:
         self.identity: Optional[str] = None
         self.participants: dict[str, dict[str, Any]] = {}
         self.remote_tracks: dict[str, RemoteTrack] = {}  # by subscriber mid
+        self.subscriber_offers = 0  # how many offers changed remote_tracks
         self.messages: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
         configuration = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
@@ -241,6 +242,7 @@ class RtcClient:
                 self.remote_tracks[track["mid"]] = RemoteTrack(
                     identity=track["identity"], source=track["source"], kind=track["kind"],
                     sid=track["sid"], mid=track["mid"])
+        self.subscriber_offers += 1
         await self.subscriber_pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
         for transceiver in self.subscriber_pc.getTransceivers():
             receiver = transceiver.receiver

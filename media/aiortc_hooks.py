@@ -5,10 +5,10 @@ hooks let the SFU see every RTP packet a receiver gets before its jitter buffer,
 already-encoded RTP packets on a sender's transport, while aiortc keeps doing ICE, DTLS, SRTP,
 RTCP receiver reports, REMB and NACK generation. aiortc is pinned (pyproject.toml) and every
 hook here is covered by tests/media: upgrading aiortc means re-reading
-`RTCRtpReceiver._handle_rtp_packet`, `RTCRtpSender.send`, `RTCRtpSender._run_rtp`,
-`RTCRtpSender._run_rtcp`, `RTCDtlsTransport._recv_next`, `RTCPeerConnection.setRemoteDescription`
-(it must parse before its first await) and aioice's `Connection.query_consent` and
-`StunProtocol.datagram_received`.
+`RTCRtpReceiver._handle_rtp_packet`, `RTCRtpReceiver._run_rtcp`, `RTCRtpSender.send`,
+`RTCRtpSender._run_rtp`, `RTCRtpSender._run_rtcp`, `RTCDtlsTransport._recv_next`,
+`RTCPeerConnection.setRemoteDescription` (it must parse before its first await) and aioice's
+`Connection.query_consent` and `StunProtocol.datagram_received`.
 """
 
 from __future__ import annotations
@@ -242,6 +242,8 @@ def tap_receiver(
 
     receiver.receive = receive  # type: ignore[method-assign]
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+    if not process:
+        receiver._run_rtcp = lambda: _quiet_rtcp(receiver)  # type: ignore[method-assign]
     if not decode:
         receiver.__dict__[_HANDLE_RTP_NOW] = handle_rtp_now
     if authenticate_every > 1:
@@ -250,6 +252,18 @@ def tap_receiver(
         receiver.transport.__dict__[_COUNT_RTP] = True  # look for counters on this transport
     _receive_rtp_directly(receiver.transport)
     return parameters
+
+
+async def _quiet_rtcp(receiver: RTCRtpReceiver) -> None:
+    """Stands in for `RTCRtpReceiver._run_rtcp` where aiortc never sees the packets: with no
+    statistics there is no receiver report to send, and aiortc's loop would wake every second to
+    find none (a load client's fifty-odd receivers: thousands of wake-ups a second)."""
+    receiver._RTCRtpReceiver__rtcp_started.set()  # type: ignore[attr-defined]
+    try:
+        await asyncio.get_running_loop().create_future()
+    except asyncio.CancelledError:
+        pass
+    receiver._RTCRtpReceiver__rtcp_exited.set()  # type: ignore[attr-defined]
 
 
 def _counter(authenticate_every: int, on_unauthenticated: Callable[[int], None]) -> Callable[[bytes], bool]:

@@ -195,3 +195,37 @@ def test_a_busy_drained_socket_is_read_empty(drained: bool) -> None:
         assert receiver.handled == sent
     else:
         assert handled <= 3 * 32
+
+
+async def test_a_receiver_whose_packets_aiortc_never_sees_runs_no_rtcp_loop(
+        loopback_only: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """aiortc's loop would wake every second to find no statistics to report: a load client's
+    fifty-odd receivers made thousands of wake-ups a second."""
+    loops_run: list[RTCRtpReceiver] = []
+    run_rtcp = RTCRtpReceiver._run_rtcp
+
+    async def counting(self: RTCRtpReceiver) -> None:
+        loops_run.append(self)
+        await run_rtcp(self)
+
+    monkeypatch.setattr(RTCRtpReceiver, "_run_rtcp", counting)
+    received: list[int] = []
+    sender_pc, receiver_pc = RTCPeerConnection(), RTCPeerConnection()
+    sender_pc.addTrack(VideoStreamTrack())
+
+    @receiver_pc.on("track")
+    def on_track(track: Any) -> None:
+        receiver = next(t.receiver for t in receiver_pc.getTransceivers() if t.receiver.track is track)
+        aiortc_hooks.tap_receiver(receiver, lambda packet, codec: received.append(1),
+                                  decode=False, process=False)
+
+    try:
+        await sender_pc.setLocalDescription(await sender_pc.createOffer())
+        await receiver_pc.setRemoteDescription(sender_pc.localDescription)
+        await receiver_pc.setLocalDescription(await receiver_pc.createAnswer())
+        await sender_pc.setRemoteDescription(receiver_pc.localDescription)
+        await wait_until(lambda: len(received) > 10)
+        assert not any(r in receiver_pc.getReceivers() for r in loops_run)
+    finally:
+        await asyncio.wait_for(receiver_pc.close(), 5)  # its RTCP task ends with it
+        await sender_pc.close()
