@@ -67,29 +67,47 @@ typedef struct {
 
 /* Link */
 
+/* A getter and setter of an optional reference of one type (None when absent). */
+static PyObject *
+get_optional(PyObject *reference)
+{
+    PyObject *value = reference ? reference : Py_None;
+    Py_INCREF(value);
+    return value;
+}
+
+static int
+set_optional(PyObject **reference, PyObject *value, PyTypeObject *type, const char *refused)
+{
+    if (value == NULL || value == Py_None) {
+        Py_CLEAR(*reference);
+        return 0;
+    }
+    if (!PyObject_TypeCheck(value, type)) {
+        PyErr_SetString(PyExc_TypeError, refused);
+        return -1;
+    }
+    Py_INCREF(value);
+    Py_XSETREF(*reference, value);
+    return 0;
+}
+
 static PyObject *
 Link_get_destination(Link *self, void *Py_UNUSED(closure))
 {
-    PyObject *destination = self->destination ? (PyObject *)self->destination : Py_None;
-    Py_INCREF(destination);
-    return destination;
+    return get_optional((PyObject *)self->destination);
 }
 
 static int
 Link_set_destination(Link *self, PyObject *value, void *Py_UNUSED(closure))
 {
-    if (value == NULL || value == Py_None) {
-        Py_CLEAR(self->destination);
-        return 0;
-    }
-    if (!PyObject_TypeCheck(value, &DestinationType)
-        || ((Destination *)value)->session_owner == NULL) {
+    if (value != NULL && value != Py_None && PyObject_TypeCheck(value, &DestinationType)
+        && ((Destination *)value)->session_owner == NULL) {
         PyErr_SetString(PyExc_TypeError, "a Link's destination is a Destination or None");
         return -1;
     }
-    Py_INCREF(value);
-    Py_XSETREF(self->destination, (Destination *)value);
-    return 0;
+    return set_optional((PyObject **)&self->destination, value, &DestinationType,
+                        "a Link's destination is a Destination or None");
 }
 
 static void
@@ -279,25 +297,14 @@ Outlet_source_sequence(Outlet *self, PyObject *arg)
 static PyObject *
 Outlet_get_link(Outlet *self, void *Py_UNUSED(closure))
 {
-    PyObject *link = self->link ? (PyObject *)self->link : Py_None;
-    Py_INCREF(link);
-    return link;
+    return get_optional((PyObject *)self->link);
 }
 
 static int
 Outlet_set_link(Outlet *self, PyObject *value, void *Py_UNUSED(closure))
 {
-    if (value == NULL || value == Py_None) {
-        Py_CLEAR(self->link);
-        return 0;
-    }
-    if (!PyObject_TypeCheck(value, &LinkType)) {
-        PyErr_SetString(PyExc_TypeError, "an Outlet's link is a Link or None");
-        return -1;
-    }
-    Py_INCREF(value);
-    Py_XSETREF(self->link, (Link *)value);
-    return 0;
+    return set_optional((PyObject **)&self->link, value, &LinkType,
+                        "an Outlet's link is a Link or None");
 }
 
 static PyObject *
