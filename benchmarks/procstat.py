@@ -122,6 +122,26 @@ def thread_names(pid: int) -> dict[str, int]:
     return dict(sorted(names.items()))
 
 
+def resident_by_kind(pid: int) -> dict[str, int]:
+    """The process's resident bytes by kind of mapping (/proc/<pid>/smaps): `heap` (the main
+    malloc arena: CPython's large objects, C extensions' buffers), `anonymous` (other threads'
+    malloc arenas, large mmap'd blocks, CPython's object arenas), `files` (code and data of the
+    libraries and files mapped), `stack`. Where a growth of RSS lives says what grows."""
+    kinds: Counter[str] = Counter()
+    kind = "anonymous"
+    with open(f"/proc/{pid}/smaps") as handle:
+        for line in handle:
+            first, _, rest = line.partition(" ")
+            if first == "Rss:":
+                kinds[kind] += int(rest.split()[0]) * 1024
+            elif "-" in first and not first.endswith(":"):  # a mapping's header line
+                path = line.split(None, 5)[5].strip() if len(line.split(None, 5)) > 5 else ""
+                kind = ("heap" if path == "[heap]" else "stack" if path.startswith("[stack")
+                        else "anonymous" if not path or path.startswith("[anon")
+                        else "other" if path.startswith("[") else "files")
+    return dict(kinds)
+
+
 @dataclass(frozen=True)
 class MachineSample:
     busy_s: float

@@ -261,6 +261,11 @@ class Sample:
     t_s: float  # since the class was complete
     participants: int  # in the room, as the server counts them (crashed ones in their grace too)
     rss_mb: float
+    # Where the RSS lives (procstat.resident_by_kind): what grows, if it grows.
+    heap_mb: float  # the main malloc arena
+    anonymous_mb: float  # other arenas, mmap'd blocks, CPython's object arenas
+    python_blocks: int  # memory blocks CPython has allocated (sys.getallocatedblocks)
+    send_buffer_kb: int  # the packet sender's queue's
     cpu_percent: float  # server user+sys since the previous sample, % of one core
     fds: int
     threads: int  # OS threads (/proc)
@@ -287,6 +292,7 @@ class Reading:
 
     at: float
     server: procstat.ProcSample
+    resident: dict[str, int]
     fds: int
     stats: dict[str, Any]
     redis_memory: dict[str, Any]
@@ -311,7 +317,8 @@ class Sampler:
         server, fds = procstat.read_process(pid), procstat.open_fds(pid)
         if server is None or fds is None:
             raise RuntimeError(f"the server exited:\n{self.server.process.log_tail()}")
-        return Reading(time.perf_counter(), server, fds, stats, await self.redis.info("memory"),
+        return Reading(time.perf_counter(), server, procstat.resident_by_kind(pid), fds, stats,
+                       await self.redis.info("memory"),
                        procstat.read_process(self.server.helpers["redis"].pid),
                        procstat.read_process(os.getpid()), procstat.read_all_processes())
 
@@ -332,6 +339,10 @@ def sample_between(before: Reading, now: Reading, started: float, classroom: Cla
         t_s=round(now.at - started, 1),
         participants=int(now.stats["media"]["participants"]),
         rss_mb=round(now.server.rss_bytes / 2**20, 1),
+        heap_mb=round(now.resident.get("heap", 0) / 2**20, 1),
+        anonymous_mb=round(now.resident.get("anonymous", 0) / 2**20, 1),
+        python_blocks=int(now.stats["process"]["python_allocated_blocks"]),
+        send_buffer_kb=int(now.stats["media"]["send_queue_buffer_bytes"]) // 1024,
         cpu_percent=round(100 * (now.server.cpu_s - before.server.cpu_s) / dt, 1),
         fds=now.fds, threads=now.server.threads,
         python_threads=int(now.stats["process"]["threads"]),
@@ -364,7 +375,10 @@ def log_summary(path: Path) -> dict[str, int]:
 
 def server_state(reading: Reading, pid: int) -> dict[str, Any]:
     """What the server holds now: memory, fds and threads by kind, tasks, participants."""
-    return {"rss_mb": round(reading.server.rss_bytes / 2**20, 1), "fds": reading.fds,
+    return {"rss_mb": round(reading.server.rss_bytes / 2**20, 1),
+            "resident_mb": {kind: round(size / 2**20, 1) for kind, size in reading.resident.items()},
+            "python_allocated_blocks": reading.stats["process"]["python_allocated_blocks"],
+            "media": reading.stats["media"], "fds": reading.fds,
             "fd_kinds": procstat.fd_kinds(pid), "threads": reading.server.threads,
             "thread_names": procstat.thread_names(pid),
             "python_threads": reading.stats["process"]["threads"],
@@ -526,7 +540,9 @@ async def soak(server: AulaServer, redis_url: str, args: argparse.Namespace) -> 
 
 
 def print_sample(s: Sample) -> None:
-    print(f"  t={s.t_s:6.0f}s  n={s.participants:2d}  RSS {s.rss_mb:6.1f} MB  CPU {s.cpu_percent:5.1f}%"
+    print(f"  t={s.t_s:6.0f}s  n={s.participants:2d}  RSS {s.rss_mb:6.1f} MB (heap {s.heap_mb:5.1f}"
+          f" anon {s.anonymous_mb:5.1f}, {s.python_blocks} blocks, send queue {s.send_buffer_kb} KB)"
+          f"  CPU {s.cpu_percent:5.1f}%"
           f"  fds {s.fds:4d}  threads {s.threads:3d}  tasks {s.asyncio_tasks:5d}"
           f"  lag p99 {s.loop_lag_p99_ms:6.1f} ms  redis {s.redis_used_memory_mb:5.1f} MB"
           f"  {s.delivered_pps:6d} pkt/s  dropped {s.dropped}  load {s.load_cpu_percent:5.1f}%  others "
@@ -594,6 +610,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(4, 1, figsize=(10, 11), sharex=True)
     rss, cpu, counts, people = axes
     rss.plot(minutes, [s["rss_mb"] for s in samples], label="server RSS")
+    rss.plot(minutes, [s["heap_mb"] for s in samples], label="of which main heap")
+    rss.plot(minutes, [s["anonymous_mb"] for s in samples], label="of which anonymous maps")
     rss.set_ylabel("MB")
     rss.set_title(f"Soak: 1 + {result['students']} with churn "
                   f"({'PASS' if result['verdict'].get('pass') else 'FAIL'})")

@@ -21,9 +21,6 @@
 #define SEQUENCE_HALF 0x8000
 /* Remembers which source packet each recent outgoing sequence number carried (for NACKs). */
 #define SENT_WINDOW 1024
-/* An RFC 8285 one-byte extension block of a few elements (mid, abs-send-time, audio level). */
-#define MAX_EXTENSION 64
-#define RTP_HEADER 12
 
 typedef struct {
     PyObject_HEAD
@@ -313,6 +310,79 @@ Outlet_get_awaiting_keyframe(Outlet *self, void *Py_UNUSED(closure))
     return PyBool_FromLong(self->awaiting_keyframe);
 }
 
+/* Headers */
+
+/* The length of the header `outlet` gives a packet: with its per-packet value if `extension`
+ * is one (of the negotiated size), with the fixed elements alone if not. */
+static Py_ssize_t
+header_length(Outlet *outlet, const char *extension, Py_ssize_t extension_length)
+{
+    int variable = extension != NULL && outlet->variable_size > 0
+                   && extension_length == outlet->variable_size;
+    return RTP_HEADER + (variable ? outlet->prefix_length + outlet->variable_size + outlet->padding
+                                  : outlet->plain_length);
+}
+
+/* Write into `data` the header `outlet` gives a packet (header_length's bytes). */
+static void
+write_header(unsigned char *data, Outlet *outlet, uint8_t payload_type, uint32_t ssrc,
+             int marker, uint16_t sequence, uint32_t timestamp, const char *extension,
+             Py_ssize_t extension_length)
+{
+    int variable = extension != NULL && outlet->variable_size > 0
+                   && extension_length == outlet->variable_size;
+    int block = variable || outlet->plain_length > 0;
+    data[0] = block ? 0x90 : 0x80;
+    data[1] = (unsigned char)((marker ? 0x80 : 0) | payload_type);
+    data[2] = (unsigned char)(sequence >> 8);
+    data[3] = (unsigned char)sequence;
+    data[4] = (unsigned char)(timestamp >> 24);
+    data[5] = (unsigned char)(timestamp >> 16);
+    data[6] = (unsigned char)(timestamp >> 8);
+    data[7] = (unsigned char)timestamp;
+    data[8] = (unsigned char)(ssrc >> 24);
+    data[9] = (unsigned char)(ssrc >> 16);
+    data[10] = (unsigned char)(ssrc >> 8);
+    data[11] = (unsigned char)ssrc;
+    unsigned char *p = data + RTP_HEADER;
+    if (variable) {
+        memcpy(p, outlet->prefix, (size_t)outlet->prefix_length);
+        p += outlet->prefix_length;
+        memcpy(p, extension, (size_t)extension_length);
+        p += extension_length;
+        memset(p, 0, (size_t)outlet->padding);
+    } else {
+        memcpy(p, outlet->plain, (size_t)outlet->plain_length);
+    }
+}
+
+static PyObject *
+Outlet_header(Outlet *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"payload_type", "ssrc", "marker", "sequence", "timestamp",
+                               "extension", NULL};
+    int payload_type, marker;
+    unsigned long ssrc, sequence, timestamp;
+    const char *extension;
+    Py_ssize_t extension_length;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "ikpkkz#", keywords, &payload_type, &ssrc,
+                                     &marker, &sequence, &timestamp, &extension,
+                                     &extension_length))
+        return NULL;
+    if (payload_type < 0 || payload_type > 127 || ssrc > UINT32_MAX || sequence > UINT16_MAX
+        || timestamp > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "a header field is out of range");
+        return NULL;
+    }
+    Py_ssize_t length = header_length(self, extension, extension_length);
+    PyObject *header = PyBytes_FromStringAndSize(NULL, length);
+    if (header != NULL)
+        write_header((unsigned char *)PyBytes_AS_STRING(header), self, (uint8_t)payload_type,
+                     (uint32_t)ssrc, marker, (uint16_t)sequence, (uint32_t)timestamp, extension,
+                     extension_length);
+    return header;
+}
+
 static PyMethodDef Outlet_methods[] = {
     {"configure", (PyCFunction)(void (*)(void))Outlet_configure, METH_VARARGS | METH_KEYWORDS,
      "configure(payload_type, clock_rate, prefix, variable_size, padding, plain): the negotiated "
@@ -324,6 +394,10 @@ static PyMethodDef Outlet_methods[] = {
     {"rewrite", (PyCFunction)Outlet_rewrite, METH_VARARGS,
      "rewrite(source_ssrc, sequence, timestamp, now) -> (sequence, timestamp): what fan_out "
      "does to a forwarded packet's header, without sending it."},
+    {"header", (PyCFunction)(void (*)(void))Outlet_header, METH_VARARGS | METH_KEYWORDS,
+     "header(payload_type, ssrc, marker, sequence, timestamp, extension) -> bytes: the header "
+     "this outlet gives a packet sent on its own (a retransmission): its extension block, with "
+     "`extension` (bytes or None) as the per-packet value."},
     {"source_sequence", (PyCFunction)Outlet_source_sequence, METH_O,
      "The source sequence number an outgoing packet carried, if still remembered (or None)."},
     {NULL},
@@ -380,49 +454,6 @@ as_uint32(PyObject *value, uint32_t *out)
     return 0;
 }
 
-/* Write the copy for `outlet` into `it`: false if it does not fit in a datagram. */
-static int
-build_copy(item *it, Outlet *outlet, int marker, uint16_t sequence, uint32_t timestamp,
-           const char *extension, Py_ssize_t extension_length, const char *payload,
-           Py_ssize_t payload_length)
-{
-    int variable = extension != NULL && outlet->variable_size > 0
-                   && extension_length == outlet->variable_size;
-    Py_ssize_t block = variable ? outlet->prefix_length + outlet->variable_size + outlet->padding
-                                : outlet->plain_length;
-    Py_ssize_t length = RTP_HEADER + block + payload_length;
-    if (length > MAX_PACKET)
-        return 0;
-    unsigned char *data = it->data;
-    data[0] = block ? 0x90 : 0x80;
-    data[1] = (unsigned char)((marker ? 0x80 : 0) | outlet->payload_type);
-    data[2] = (unsigned char)(sequence >> 8);
-    data[3] = (unsigned char)sequence;
-    data[4] = (unsigned char)(timestamp >> 24);
-    data[5] = (unsigned char)(timestamp >> 16);
-    data[6] = (unsigned char)(timestamp >> 8);
-    data[7] = (unsigned char)timestamp;
-    data[8] = (unsigned char)(outlet->ssrc >> 24);
-    data[9] = (unsigned char)(outlet->ssrc >> 16);
-    data[10] = (unsigned char)(outlet->ssrc >> 8);
-    data[11] = (unsigned char)outlet->ssrc;
-    unsigned char *p = data + RTP_HEADER;
-    if (variable) {
-        memcpy(p, outlet->prefix, (size_t)outlet->prefix_length);
-        p += outlet->prefix_length;
-        memcpy(p, extension, (size_t)extension_length);
-        p += extension_length;
-        memset(p, 0, (size_t)outlet->padding);
-        p += outlet->padding;
-    } else {
-        memcpy(p, outlet->plain, (size_t)outlet->plain_length);
-        p += outlet->plain_length;
-    }
-    memcpy(p, payload, (size_t)payload_length);
-    it->length = (int)length;
-    return 1;
-}
-
 PyObject *
 Sender_fan_out(Sender *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -460,9 +491,14 @@ Sender_fan_out(Sender *self, PyObject *const *args, Py_ssize_t nargs)
     const char *extension = args[6] == Py_None ? NULL : PyBytes_AS_STRING(args[6]);
     Py_ssize_t extension_length = args[6] == Py_None ? 0 : PyBytes_GET_SIZE(args[6]);
 
-    item *spare = count ? sender_take_items(self, count) : NULL;
-    if (count && spare == NULL)
+    item *spare;
+    payload_buffer *shared;
+    if (sender_take(self, count, &spare, &shared) < 0)
         return NULL;
+    if (payload_length <= MAX_PACKET) {  /* longer, every copy is too long */
+        memcpy(shared->data, payload, (size_t)payload_length);
+        shared->length = (int)payload_length;
+    }
     item *first = NULL, *last = NULL;
     unsigned long long queued = 0, too_long = 0;
     long waiting = 0;
@@ -484,16 +520,20 @@ Sender_fan_out(Sender *self, PyObject *const *args, Py_ssize_t nargs)
         Destination *destination = outlet->link ? outlet->link->destination : NULL;
         if (destination == NULL)
             continue;  /* not connected (yet, or any more) */
-        item *it = spare;
-        if (!build_copy(it, outlet, (int)marker, out_sequence, out_timestamp, extension,
-                        extension_length, payload, payload_length)) {
+        Py_ssize_t length = header_length(outlet, extension, extension_length);
+        if (length + payload_length > MAX_PACKET) {
             too_long++;
             continue;
         }
+        item *it = spare;
+        write_header(it->header, outlet, outlet->payload_type, outlet->ssrc, (int)marker,
+                     out_sequence, out_timestamp, extension, extension_length);
+        it->header_length = (int)length;
         spare = it->next;
         it->next = NULL;
         it->destination = destination;
         it->protect = self->protect_rtp;
+        it->payload = shared;
         if (last != NULL)
             last->next = it;
         else
@@ -510,6 +550,6 @@ Sender_fan_out(Sender *self, PyObject *const *args, Py_ssize_t nargs)
         self->too_long += too_long;
         pthread_mutex_unlock(&self->lock);
     }
-    sender_enqueue(self, first, last, queued, spare, wake);
+    sender_enqueue(self, first, last, queued, shared, spare, wake);
     return PyLong_FromLong(waiting);
 }

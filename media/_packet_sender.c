@@ -3,9 +3,10 @@
  *
  * A class of 1 + 30 sends ~14,000 packets a second from one event loop, and protecting and
  * sending each (libsrtp, then a sendto into the kernel) was a quarter of that loop's time. Here
- * the loop only puts the packet in a queue (_outlet.c builds a publisher packet's copies for
- * all its subscribers straight into it); a thread of this module's own, which never takes the
- * GIL, protects and sends the queue in order, on another core.
+ * the loop only puts the packet in a queue (_outlet.c writes a publisher packet's payload once,
+ * and each subscriber's header, straight into it); a thread of this module's own, which never
+ * takes the GIL, joins each copy's header and payload, protects and sends them in order, on
+ * another core.
  *
  * libsrtp is the one pylibsrtp carries (aiortc's): media/packet_sender.py hands over the
  * addresses of its srtp_protect and srtp_protect_rtcp, and of each session. A session must be
@@ -24,7 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SPARE_ITEMS 4096
+/* Kept for reuse at most: ~2 MB of items (a queued copy's header), ~1.5 MB of payloads. */
+#define MAX_SPARE_ITEMS 16384
+#define MAX_SPARE_PAYLOADS 1024
 /* References the thread gave back, dropped at most this many at a time. */
 #define RELEASE_BATCH 64
 
@@ -139,10 +142,46 @@ release_destinations_locked(Sender *self, item *batch)
     }
 }
 
+/* With the lock held: a payload whose last copy is sent, kept for reuse or freed. */
+static void
+recycle_payload_locked(Sender *self, payload_buffer *done)
+{
+    if (self->spare_payload_count < MAX_SPARE_PAYLOADS) {
+        done->next = self->spare_payloads;
+        self->spare_payloads = done;
+        self->spare_payload_count++;
+    } else {
+        free(done);
+        self->payloads--;
+    }
+}
+
+/* With the lock held: the items of a sent batch, and the payloads whose last copy they were,
+ * kept for reuse or freed. */
+static void
+recycle_locked(Sender *self, item *batch)
+{
+    while (batch != NULL) {
+        item *next = batch->next;
+        if (--batch->payload->copies == 0)
+            recycle_payload_locked(self, batch->payload);
+        if (self->spare_count < MAX_SPARE_ITEMS) {
+            batch->next = self->spare;
+            self->spare = batch;
+            self->spare_count++;
+        } else {
+            free(batch);
+            self->items--;
+        }
+        batch = next;
+    }
+}
+
 static void *
 Sender_run(void *argument)
 {
     Sender *self = argument;
+    unsigned char packet[MAX_PACKET + TRAILER_ROOM];  /* libsrtp protects in place */
     pthread_mutex_lock(&self->lock);
     for (;;) {
         /* Having sent, look again for a moment before sleeping: under load the next fan-out
@@ -157,37 +196,28 @@ Sender_run(void *argument)
         }
         if (self->head == NULL)
             break;
-        item *batch = self->head, *last = NULL;
+        item *batch = self->head;
         self->head = self->tail = NULL;
         pthread_mutex_unlock(&self->lock);
 
         unsigned long long sent = 0, send_errors = 0, protect_errors = 0;
         for (item *it = batch; it != NULL; it = it->next) {
             Destination *destination = it->destination;
-            int length = it->length;
-            if (it->protect(destination->session, it->data, &length) != 0)
+            int length = it->header_length + it->payload->length;
+            memcpy(packet, it->header, (size_t)it->header_length);
+            memcpy(packet + it->header_length, it->payload->data, (size_t)it->payload->length);
+            if (it->protect(destination->session, packet, &length) != 0)
                 protect_errors++;
-            else if (sendto(destination->fd, it->data, (size_t)length, MSG_DONTWAIT,
+            else if (sendto(destination->fd, packet, (size_t)length, MSG_DONTWAIT,
                             (struct sockaddr *)&destination->address,
                             destination->address_length) < 0)
                 send_errors++;  /* a full socket buffer drops, as a network would */
             sent++;
-            last = it;
         }
 
         pthread_mutex_lock(&self->lock);
         release_destinations_locked(self, batch);
-        if (self->spare_count < MAX_SPARE_ITEMS) {
-            last->next = self->spare;
-            self->spare = batch;
-            self->spare_count += (int)sent;
-        } else {
-            while (batch != NULL) {
-                item *next = batch->next;
-                free(batch);
-                batch = next;
-            }
-        }
+        recycle_locked(self, batch);
         self->done += sent;
         self->send_errors += send_errors;
         self->protect_errors += protect_errors;
@@ -285,10 +315,11 @@ wake_thread_locked(Sender *self)
     }
 }
 
-item *
-sender_take_items(Sender *self, Py_ssize_t wanted)
+int
+sender_take(Sender *self, Py_ssize_t wanted, item **items, payload_buffer **shared)
 {
     item *first = NULL;
+    payload_buffer *buffer = NULL;
     Py_ssize_t taken = 0;
     pthread_mutex_lock(&self->lock);
     while (self->spare != NULL && taken < wanted) {
@@ -299,23 +330,40 @@ sender_take_items(Sender *self, Py_ssize_t wanted)
         first = it;
         taken++;
     }
+    if (self->spare_payloads != NULL) {
+        buffer = self->spare_payloads;
+        self->spare_payloads = buffer->next;
+        self->spare_payload_count--;
+    }
     pthread_mutex_unlock(&self->lock);
-    for (; taken < wanted; taken++) {
+    unsigned long long allocated_items = 0, allocated_payloads = 0;
+    for (; taken < wanted; taken++, allocated_items++) {
         item *it = malloc(sizeof(item));
-        if (it == NULL) {
-            sender_enqueue(self, NULL, NULL, 0, first, 0);
-            PyErr_NoMemory();
-            return NULL;
-        }
+        if (it == NULL)
+            break;
         it->next = first;
         first = it;
     }
-    return first;
+    if (buffer == NULL && (buffer = malloc(sizeof(payload_buffer))) != NULL)
+        allocated_payloads = 1;
+    pthread_mutex_lock(&self->lock);
+    self->items += allocated_items;
+    self->payloads += allocated_payloads;
+    pthread_mutex_unlock(&self->lock);
+    if (taken < wanted || buffer == NULL) {
+        sender_enqueue(self, NULL, NULL, 0, buffer, first, 0);
+        PyErr_NoMemory();
+        return -1;
+    }
+    buffer->length = 0;
+    *items = first;
+    *shared = buffer;
+    return 0;
 }
 
 void
-sender_enqueue(Sender *self, item *first, item *last, unsigned long long count, item *spare,
-               int wake)
+sender_enqueue(Sender *self, item *first, item *last, unsigned long long count,
+               payload_buffer *shared, item *spare, int wake)
 {
     Destination *taken[RELEASE_BATCH];
     unsigned long counts[RELEASE_BATCH];
@@ -334,6 +382,13 @@ sender_enqueue(Sender *self, item *first, item *last, unsigned long long count, 
             self->head = first;
         self->tail = last;
         self->queued += count;
+        if (self->queued - self->done > self->most_waiting)
+            self->most_waiting = self->queued - self->done;
+    }
+    if (shared != NULL) {
+        shared->copies = (unsigned long)count;
+        if (count == 0)
+            recycle_payload_locked(self, shared);
     }
     while (spare != NULL) {
         item *next = spare->next;
@@ -374,15 +429,18 @@ Sender_send(Sender *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_RuntimeError, "the sender is closed");
         return NULL;
     }
-    item *it = sender_take_items(self, 1);
-    if (it == NULL)
+    item *it;
+    payload_buffer *whole;
+    if (sender_take(self, 1, &it, &whole) < 0)
         return NULL;
     it->next = NULL;
     it->destination = destination;
     it->protect = rtcp ? self->protect_rtcp : self->protect_rtp;
-    it->length = (int)length;
-    memcpy(it->data, PyBytes_AS_STRING(args[1]), (size_t)length);
-    sender_enqueue(self, it, it, 1, NULL, wake);
+    it->header_length = 0;
+    it->payload = whole;
+    whole->length = (int)length;
+    memcpy(whole->data, PyBytes_AS_STRING(args[1]), (size_t)length);
+    sender_enqueue(self, it, it, 1, whole, NULL, wake);
     Py_RETURN_NONE;
 }
 
@@ -449,10 +507,14 @@ Sender_counters(Sender *self, PyObject *Py_UNUSED(ignored))
     unsigned long long queued = self->queued, done = self->done;
     unsigned long long send_errors = self->send_errors, protect_errors = self->protect_errors;
     unsigned long long too_long = self->too_long, wakeups = self->wakeups;
+    unsigned long long buffer_bytes = self->items * sizeof(item)
+                                      + self->payloads * sizeof(payload_buffer);
+    unsigned long long most_waiting = self->most_waiting;
     pthread_mutex_unlock(&self->lock);
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K}", "queued", queued, "done", done,
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "queued", queued, "done", done,
                          "send_errors", send_errors, "protect_errors", protect_errors,
-                         "too_long", too_long, "wakeups", wakeups);
+                         "too_long", too_long, "wakeups", wakeups, "buffer_bytes", buffer_bytes,
+                         "most_waiting", most_waiting);
 }
 
 static void
@@ -463,6 +525,11 @@ Sender_dealloc(Sender *self)
         item *next = it->next;
         free(it);
         it = next;
+    }
+    for (payload_buffer *buffer = self->spare_payloads; buffer != NULL;) {
+        payload_buffer *next = buffer->next;
+        free(buffer);
+        buffer = next;
     }
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -482,7 +549,8 @@ static PyMethodDef Sender_methods[] = {
     {"close", (PyCFunction)Sender_close, METH_NOARGS, "Send what is queued, then stop the thread."},
     {"counters", (PyCFunction)Sender_counters, METH_NOARGS,
      "queued, done, send_errors, protect_errors, too_long (copies a fan-out could not fit in a "
-     "datagram), wakeups (by the caller: not while it lingers)"},
+     "datagram), wakeups (by the caller: not while it lingers), buffer_bytes (allocated for "
+     "queued, spare and filling packets), most_waiting (the longest queue so far)"},
     {NULL},
 };
 

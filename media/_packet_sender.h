@@ -13,6 +13,10 @@
 #include <sys/socket.h>
 
 #define MAX_PACKET 1500
+#define RTP_HEADER 12
+/* An RFC 8285 one-byte extension block of a few elements (mid, abs-send-time, audio level). */
+#define MAX_EXTENSION 64
+#define MAX_HEADER (RTP_HEADER + MAX_EXTENSION)
 /* libsrtp appends at most a 16-byte tag, a 128-byte MKI and (SRTCP) a 4-byte index. */
 #define TRAILER_ROOM 160
 
@@ -35,12 +39,24 @@ typedef struct Destination {
     struct Destination *next_released;
 } Destination;
 
+/* The bytes after a copy's own header, written once for all the copies of a fan-out (the
+ * publisher's payload) or the whole packet (Sender.send). The thread puts it back among the
+ * spare ones once the last copy is sent: a queued copy costs its header, not a datagram. */
+typedef struct payload_buffer {
+    struct payload_buffer *next;  /* among the spare ones */
+    unsigned long copies;  /* queued and not yet sent; under the sender's lock */
+    int length;
+    unsigned char data[MAX_PACKET];
+} payload_buffer;
+
+/* One datagram to send: `header` (header_length bytes; none from Sender.send), then `payload`. */
 typedef struct item {
     struct item *next;
     Destination *destination;
     protect_function protect;
-    int length;
-    unsigned char data[MAX_PACKET + TRAILER_ROOM];
+    payload_buffer *payload;
+    int header_length;
+    unsigned char header[MAX_HEADER];
 } item;
 
 typedef struct {
@@ -54,6 +70,12 @@ typedef struct {
     item *tail;
     item *spare;
     int spare_count;
+    payload_buffer *spare_payloads;
+    int spare_payload_count;
+    /* Allocated and not freed: queued, spare or being filled. */
+    unsigned long long items;
+    unsigned long long payloads;
+    unsigned long long most_waiting;  /* the longest the queue has been, in items */
     Destination *released;
     unsigned long destinations_held;
     int waiting;
@@ -73,14 +95,15 @@ extern PyTypeObject DestinationType;
 extern PyTypeObject LinkType;
 extern PyTypeObject OutletType;
 
-/* Up to `wanted` items for the caller to fill (recycled, or newly allocated); NULL if out of
- * memory (with the exception set). Takes the lock. */
-item *sender_take_items(Sender *self, Py_ssize_t wanted);
-/* Queue the chain first..last (count items, each with its destination set) and give back the
- * unused chain `spare` (may be NULL); wake the thread if asked and it sleeps. Takes the lock;
- * drops references the thread gave back. */
-void sender_enqueue(Sender *self, item *first, item *last, unsigned long long count, item *spare,
-                    int wake);
+/* A chain of `wanted` items and one payload for the caller to fill (recycled, or newly
+ * allocated); -1 if out of memory (with the exception set). Takes the lock. */
+int sender_take(Sender *self, Py_ssize_t wanted, item **items, payload_buffer **shared);
+/* Queue the chain first..last (count items, each with its destination and header set, all
+ * carrying `shared`), and give back the unused chain `spare` (may be NULL), and `shared` if no
+ * item carries it; wake the thread if asked and it sleeps. Takes the lock; drops references
+ * the thread gave back. */
+void sender_enqueue(Sender *self, item *first, item *last, unsigned long long count,
+                    payload_buffer *shared, item *spare, int wake);
 
 /* Sender.fan_out (in _outlet.c). */
 PyObject *Sender_fan_out(Sender *self, PyObject *const *args, Py_ssize_t nargs);

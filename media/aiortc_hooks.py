@@ -259,11 +259,16 @@ async def _quiet_rtcp(receiver: RTCRtpReceiver) -> None:
     statistics there is no receiver report to send, and aiortc's loop would wake every second to
     find none (a load client's fifty-odd receivers: thousands of wake-ups a second)."""
     receiver._RTCRtpReceiver__rtcp_started.set()  # type: ignore[attr-defined]
+    await _until_cancelled()
+    receiver._RTCRtpReceiver__rtcp_exited.set()  # type: ignore[attr-defined]
+
+
+async def _until_cancelled() -> None:
+    """What stands in for an aiortc RTCP loop waits for: `stop()` cancelling it."""
     try:
         await asyncio.get_running_loop().create_future()
     except asyncio.CancelledError:
         pass
-    receiver._RTCRtpReceiver__rtcp_exited.set()  # type: ignore[attr-defined]
 
 
 def _counter(authenticate_every: int, on_unauthenticated: Callable[[int], None]) -> Callable[[bytes], bool]:
@@ -582,9 +587,7 @@ class ForwardingSender:
         reports = SenderReports.of(sender.transport)
         reports.add(self)
         try:
-            await asyncio.get_running_loop().create_future()
-        except asyncio.CancelledError:
-            pass
+            await _until_cancelled()
         finally:
             reports.remove(self)
         await sender._send_rtcp([RtcpByePacket(sources=[self.ssrc])])

@@ -73,8 +73,10 @@ class PacketSender:
 
     def counters(self) -> dict[str, int]:
         """queued, done, send_errors (dropped by a full socket buffer), protect_errors,
-        too_long (copies that would not fit a datagram), and wakeups (of the thread by the
-        event loop: it sleeps once it has sent everything and lingered)."""
+        too_long (copies that would not fit a datagram), wakeups (of the thread by the
+        event loop: it sleeps once it has sent everything and lingered), buffer_bytes (allocated
+        for packets queued, kept for reuse or being filled) and most_waiting (the longest the
+        queue has been, in datagrams)."""
         assert self._native is not None, "closed"
         return self._native.counters()
 
@@ -122,5 +124,5 @@ def counters() -> dict[str, int]:
     """The process's packet sender's `counters` since it started (zeros before)."""
     if _SHARED is None:
         return dict.fromkeys(("queued", "done", "send_errors", "protect_errors", "too_long",
-                              "wakeups"), 0)
+                              "wakeups", "buffer_bytes", "most_waiting"), 0)
     return _SHARED.counters()

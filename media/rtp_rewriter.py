@@ -4,42 +4,22 @@ A subscriber sees one continuous stream per subscription, whatever the publisher
 publisher SSRC (a restarted track) or packets the SFU chose not to forward (muted, waiting for
 a keyframe) never show up as a gap the subscriber would NACK or a timestamp jump it would
 stall on. The rewriting itself runs where the fan-out does, in C: an `Outlet` (`_outlet.c`)
-per subscriber m-line keeps the rewriter's state and the header template built here. What is
-sent one at a time (retransmissions) is packed here.
+per subscriber m-line keeps the rewriter's state and the header template built here, and
+writes the headers of what is sent one at a time (retransmissions, `Outlet.header`).
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Optional
 
 from ._packet_sender import Outlet
-
-_RTP_HEADER = struct.Struct("!BBHLL")
-
-
-def pack_rtp(
-    payload_type: int,
-    marker: int,
-    sequence: int,
-    timestamp: int,
-    ssrc: int,
-    extension: bytes,
-    payload: bytes,
-) -> bytes:
-    """Serialise an RTP packet; `extension` is a whole header-extension block or b""."""
-    first = 0x90 if extension else 0x80
-    return (
-        _RTP_HEADER.pack(first, (marker << 7) | payload_type, sequence, timestamp, ssrc)
-        + extension
-        + payload
-    )
 
 
 class ExtensionBlock:
     """A subscription's header-extension block: fixed elements plus one per-packet element.
 
-    Built once per subscription so each packet costs one concatenation, not a re-encoding.
+    Built once per subscription (the outlet's template) so each packet costs a copy, not a
+    re-encoding.
     """
 
     def __init__(self, fixed: list[tuple[int, bytes]], variable_id: int, variable_size: int) -> None:
@@ -55,11 +35,6 @@ class ExtensionBlock:
             self.prefix += bytes([(variable_id << 4) | (variable_size - 1)])
         # The block when a packet has no per-packet value.
         self.plain = one_byte_extension_block(fixed)
-
-    def build(self, variable: Optional[bytes]) -> bytes:
-        if variable is None or len(variable) != self.variable_size or not self.variable_size:
-            return self.plain
-        return self.prefix + variable + b"\x00" * self.padding
 
     def configure(self, outlet: Outlet, payload_type: int, clock_rate: int) -> None:
         """Give `outlet` the negotiated payload type and clock rate, and this block."""

@@ -50,7 +50,6 @@ class SenderSlot:
         self.kind = kind
         self.mime_type = mime_type.lower()
         self.parameters: Optional[SendParameters] = None
-        self.extensions = ExtensionBlock([], 0, 0)
         self.rtx_sequence = 0
         self.subscription: Optional["Subscription"] = None
         transceiver.sender.replaceTrack(IdleTrack(kind))
@@ -85,10 +84,10 @@ class SenderSlot:
         ids = parameters.extension_ids
         fixed = [(ids[MID_URI], parameters.mid.encode())] if parameters.mid and MID_URI in ids else []
         if self.kind == "video":
-            self.extensions = ExtensionBlock(fixed, ids.get(ABS_SEND_TIME_URI, 0), 3)
+            extensions = ExtensionBlock(fixed, ids.get(ABS_SEND_TIME_URI, 0), 3)
         else:
-            self.extensions = ExtensionBlock(fixed, ids.get(AUDIO_LEVEL_URI, 0), 1)
-        self.extensions.configure(self.outlet, parameters.payload_type, parameters.clock_rate)
+            extensions = ExtensionBlock(fixed, ids.get(AUDIO_LEVEL_URI, 0), 1)
+        extensions.configure(self.outlet, parameters.payload_type, parameters.clock_rate)
         if self.subscription is not None:
             self.subscription.restart()
 

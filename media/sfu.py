@@ -55,6 +55,9 @@ class SFU:
                                         + sending["too_long"]),
             # ... and how often the event loop had to wake it (it lingers after sending).
             "send_thread_wakeups": sending["wakeups"],
+            # Its memory: what the longest queue so far (in datagrams) needed.
+            "send_queue_most_waiting": sending["most_waiting"],
+            "send_queue_buffer_bytes": sending["buffer_bytes"],
         }
 
     def _room_closed(self, room: Room) -> None:

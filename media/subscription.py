@@ -9,10 +9,8 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from aiortc import clock
-from aiortc.rtp import RtpPacket, wrap_rtx
 
 from .publication import Publication
-from .rtp_rewriter import pack_rtp
 from .sender_slot import SenderSlot
 
 
@@ -34,9 +32,7 @@ class Subscription:
         self._on_close = on_close
         # The slot's outlet counts what every subscription it carried sent.
         self._sent_before = slot.outlet.packets_sent
-        if publication.kind == "video":
-            slot.outlet.await_keyframe()
-        slot.attach(self)
+        slot.attach(self)  # a video starts on a keyframe once the slot is negotiated
 
     @property
     def mid(self) -> Optional[str]:
@@ -84,19 +80,16 @@ class Subscription:
             if original is None:
                 continue
             _, timestamp, marker, payload, audio_level = original
-            packet = RtpPacket(payload_type=parameters.payload_type, marker=marker,
-                               sequence_number=out_sequence,
-                               timestamp=(timestamp + outlet.timestamp_offset) % (1 << 32),
-                               ssrc=outlet.ssrc, payload=payload)
-            if parameters.rtx_payload_type is not None:
-                packet = wrap_rtx(packet, payload_type=parameters.rtx_payload_type,
-                                  sequence_number=slot.rtx_sequence, ssrc=slot.sender.rtx_ssrc)
+            timestamp = (timestamp + outlet.timestamp_offset) % (1 << 32)
+            payload_type, ssrc, sequence = parameters.payload_type, outlet.ssrc, out_sequence
+            if parameters.rtx_payload_type is not None:  # RFC 4588: the original sequence first
+                payload = out_sequence.to_bytes(2, "big") + payload
+                payload_type, ssrc, sequence = (parameters.rtx_payload_type, slot.sender.rtx_ssrc,
+                                                slot.rtx_sequence)
                 slot.rtx_sequence = (slot.rtx_sequence + 1) % (1 << 16)
             extension = self.publication.extension_value(audio_level, clock.current_ntp_time())
-            data = pack_rtp(packet.payload_type, packet.marker, packet.sequence_number,
-                            packet.timestamp, packet.ssrc, slot.extensions.build(extension),
-                            packet.payload)
-            if slot.sender.send_rtp(data):
+            header = outlet.header(payload_type, ssrc, marker, sequence, timestamp, extension)
+            if slot.sender.send_rtp(header + payload):
                 self.retransmissions += 1
 
     def close(self) -> None:

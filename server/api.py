@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import json
 import platform
+import sys
 import threading
 import time
 from dataclasses import asdict
@@ -155,7 +156,8 @@ async def stats(request: web.Request) -> web.Response:
         "udp_receive_buffer_errors": udp_receive_buffer_errors(),
         "transcription": context.live.speech.metrics(),
         # What a leak would grow: benchmarks/soak.py watches these across joins and leaves.
-        "process": {"asyncio_tasks": len(asyncio.all_tasks()), "threads": threading.active_count()},
+        "process": {"asyncio_tasks": len(asyncio.all_tasks()), "threads": threading.active_count(),
+                    "python_allocated_blocks": sys.getallocatedblocks()},
     })
 
 

@@ -115,6 +115,26 @@ def test_each_subscriber_gets_the_payload_under_a_header_of_its_own(
     assert outlets[0].rtp_timestamp == 10000 + 6000
 
 
+def test_copies_queued_together_share_one_payload_and_each_keeps_its_own(
+        sender: PacketSender, subscribers: list[Subscriber], local: socket.socket) -> None:
+    outlets = tuple(video_outlet(1000 + i, str(i), subscriber.link(local))
+                    for i, subscriber in enumerate(subscribers))
+    # A payload's buffer is written once per fan-out, not once per copy: a queue of many
+    # subscribers' copies costs their headers.
+    wide = tuple(video_outlet(2000 + i, "w", outlets[0].link) for i in range(40))
+    fan_out(sender, wide, 1, payload=bytes(1200))
+    assert sender.counters()["buffer_bytes"] < 40 * 1200 / 2
+    sender.drain()
+    for _ in wide:
+        assert subscribers[0].receive().payload == bytes(1200)
+    payloads = [bytes([n]) * 1000 for n in range(50)]
+    for sequence, payload in enumerate(payloads):  # faster than the thread sends them
+        fan_out(sender, outlets, sequence, payload=payload)
+    sender.drain()
+    for subscriber in subscribers:
+        assert [subscriber.receive().payload for _ in payloads] == payloads
+
+
 def test_an_outlet_not_connected_or_not_negotiated_gets_nothing_and_the_rest_go_on(
         sender: PacketSender, subscribers: list[Subscriber], local: socket.socket) -> None:
     first, second, third = subscribers

@@ -1,8 +1,9 @@
+import pytest
+
 from media.rtp_rewriter import (
     ExtensionBlock,
     Outlet,
     one_byte_extension_block,
-    pack_rtp,
 )
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
@@ -81,32 +82,50 @@ def test_nacked_sequence_numbers_map_back_to_the_source_packets():
     assert rewriter.outlet.source_sequence(1500) is None
 
 
-def test_packed_packets_parse_back_with_extensions():
-    block = one_byte_extension_block([(1, b"3"), (3, b"\x01\x02\x03")])
-    data = pack_rtp(96, 1, 65535, 4_000_000_000, 0xDEADBEEF, block, b"payload")
+def outlet_with(block: ExtensionBlock) -> Outlet:
+    outlet = Outlet(ssrc=1, first_sequence=0, first_timestamp=0)
+    block.configure(outlet, 96, 90000)
+    return outlet
+
+
+def test_a_header_written_on_its_own_parses_back_with_the_outlets_extensions():
+    outlet = outlet_with(ExtensionBlock([(1, b"3")], variable_id=3, variable_size=3))
     params = RTCRtpParameters(headerExtensions=[
         RTCRtpHeaderExtensionParameters(id=1, uri="urn:ietf:params:rtp-hdrext:sdes:mid"),
         RTCRtpHeaderExtensionParameters(
             id=3, uri="http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time")])
     extensions = HeaderExtensionsMap()
     extensions.configure(params)
-    packet = RtpPacket.parse(data, extensions)
-    assert (packet.payload_type, packet.marker, packet.sequence_number) == (96, 1, 65535)
+    header = outlet.header(97, 0xDEADBEEF, 1, 65535, 4_000_000_000, b"\x01\x02\x03")
+    packet = RtpPacket.parse(header + b"payload", extensions)
+    assert (packet.payload_type, packet.marker, packet.sequence_number) == (97, 1, 65535)
     assert (packet.timestamp, packet.ssrc, packet.payload) == (4_000_000_000, 0xDEADBEEF, b"payload")
     assert packet.extensions.mid == "3"
     assert packet.extensions.abs_send_time == 0x010203
+    # No per-packet value (or one of the wrong size): the fixed elements alone.
+    for value in (None, b"\x01"):
+        plain = RtpPacket.parse(outlet.header(96, 5, 0, 1, 2, value) + b"x", extensions)
+        assert plain.extensions.mid == "3" and plain.extensions.abs_send_time is None
 
 
 def test_no_extensions_means_no_extension_bit():
-    data = pack_rtp(111, 0, 1, 2, 3, one_byte_extension_block([]), b"x")
-    assert data[0] == 0x80 and len(data) == 13
+    header = outlet_with(ExtensionBlock([], 0, 0)).header(111, 3, 0, 1, 2, b"x")
+    assert header[0] == 0x80 and len(header) == 12
 
 
 def test_an_extension_block_template_matches_a_freshly_encoded_block():
     fixed = [(1, b"12")]
-    template = ExtensionBlock(fixed, variable_id=3, variable_size=3)
-    assert template.build(b"\x0a\x0b\x0c") == one_byte_extension_block(fixed + [(3, b"\x0a\x0b\x0c")])
-    assert template.build(None) == one_byte_extension_block(fixed)
-    level = ExtensionBlock([(1, b"0")], variable_id=2, variable_size=1)
-    assert level.build(b"\x85") == one_byte_extension_block([(1, b"0"), (2, b"\x85")])
-    assert ExtensionBlock([], 0, 0).build(b"x") == b""
+    template = outlet_with(ExtensionBlock(fixed, variable_id=3, variable_size=3))
+    assert template.header(96, 1, 0, 0, 0, b"\x0a\x0b\x0c")[12:] == one_byte_extension_block(
+        fixed + [(3, b"\x0a\x0b\x0c")])
+    assert template.header(96, 1, 0, 0, 0, None)[12:] == one_byte_extension_block(fixed)
+    level = outlet_with(ExtensionBlock([(1, b"0")], variable_id=2, variable_size=1))
+    assert level.header(96, 1, 0, 0, 0, b"\x85")[12:] == one_byte_extension_block([(1, b"0"), (2, b"\x85")])
+
+
+def test_header_fields_out_of_range_are_refused():
+    outlet = outlet_with(ExtensionBlock([], 0, 0))
+    for fields in ((128, 1, 0, 0, 0), (96, 1 << 32, 0, 0, 0), (96, 1, 0, 1 << 16, 0),
+                   (96, 1, 0, 0, 1 << 32)):
+        with pytest.raises(ValueError, match="out of range"):
+            outlet.header(*fields, None)
