@@ -9,14 +9,16 @@ Here young collections run every 50,000 net allocations (such objects are freed 
 counting before one sees them), what the process built to start is frozen out of the
 collector's sight, and full passes run when they are needed: a participant who leaves leaves
 its peer connections behind as reference cycles only a full pass frees, so one runs at most
-once a minute, and only after someone left.
+once a minute, and only after someone left. What it freed then goes back to the system.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import gc
-from typing import Optional
+from typing import Callable, Optional
 
 from media import SFU
 
@@ -32,6 +34,30 @@ def freeze_startup_objects() -> None:
     """What the process built to start (modules, models, the app) lives as long as it does."""
     gc.collect()
     gc.freeze()
+
+
+def _malloc_trim() -> Optional[Callable[[int], int]]:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim): nothing to trim
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc's malloc_trim).
+
+    That heap never shrinks by itself: what a departed participant held (its connections'
+    OpenSSL and libsrtp state, CPython's larger objects) is freed into holes among what lives
+    on, and the process's RSS stays at the most the class ever held at once, one step up
+    whenever more people overlap than before (a reconnect while the crashed one lingers). After
+    a full collection has freed a departure, RSS comes back to what is in use: it tells a leak
+    from a peak. ~10 ms for a heap of 100 MB with holes.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 class CollectAfterDepartures:
@@ -50,6 +76,7 @@ class CollectAfterDepartures:
             before, present = present, {p.sid for p in self._sfu.participants()}
             if before - present:
                 gc.collect()
+                release_free_memory()
 
     async def close(self) -> None:
         if self._task is not None:
