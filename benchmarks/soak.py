@@ -53,6 +53,7 @@ from aiortc.rtp import RtpPacket
 from client.rtc_client import RemoteTrack
 from media import aiortc_hooks
 from server.config import Settings
+from server.garbage import AFTER_DEPARTURES_INTERVAL_S
 from server.live_session import REACTIONS
 
 from . import procstat
@@ -520,7 +521,8 @@ async def soak(server: AulaServer, redis_url: str, args: argparse.Namespace) -> 
         await asyncio.sleep(RECONNECT_GRACE_S + 5.0)
         result["server_all_left"] = server_state(await sampler.read(), server.process.pid)
         await server.end_session()
-        await asyncio.sleep(10.0)
+        # Until the server has collected what the departures left, and handed it back.
+        await asyncio.sleep(AFTER_DEPARTURES_INTERVAL_S + 10.0)
         result["server_after_class"] = server_state(await sampler.read(), server.process.pid)
     finally:
         await cancel_tasks(background)
