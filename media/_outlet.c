@@ -312,13 +312,20 @@ Outlet_get_awaiting_keyframe(Outlet *self, void *Py_UNUSED(closure))
 
 /* Headers */
 
-/* The length of the header `outlet` gives a packet: with its per-packet value if `extension`
- * is one (of the negotiated size), with the fixed elements alone if not. */
+/* Whether a packet's header carries its per-packet value: it has one, of the negotiated size.
+ * If not, the header carries the fixed elements alone. */
+static int
+carries_value(Outlet *outlet, const char *extension, Py_ssize_t extension_length)
+{
+    return extension != NULL && outlet->variable_size > 0
+           && extension_length == outlet->variable_size;
+}
+
+/* The length of the header `outlet` gives a packet. */
 static Py_ssize_t
 header_length(Outlet *outlet, const char *extension, Py_ssize_t extension_length)
 {
-    int variable = extension != NULL && outlet->variable_size > 0
-                   && extension_length == outlet->variable_size;
+    int variable = carries_value(outlet, extension, extension_length);
     return RTP_HEADER + (variable ? outlet->prefix_length + outlet->variable_size + outlet->padding
                                   : outlet->plain_length);
 }
@@ -329,8 +336,7 @@ write_header(unsigned char *data, Outlet *outlet, uint8_t payload_type, uint32_t
              int marker, uint16_t sequence, uint32_t timestamp, const char *extension,
              Py_ssize_t extension_length)
 {
-    int variable = extension != NULL && outlet->variable_size > 0
-                   && extension_length == outlet->variable_size;
+    int variable = carries_value(outlet, extension, extension_length);
     int block = variable || outlet->plain_length > 0;
     data[0] = block ? 0x90 : 0x80;
     data[1] = (unsigned char)((marker ? 0x80 : 0) | payload_type);

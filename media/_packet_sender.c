@@ -594,5 +594,9 @@ PyInit__packet_sender(void)
             return NULL;
         }
     }
+    if (PyModule_AddIntConstant(m, "MAX_PACKET", MAX_PACKET) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     return m;
 }

@@ -10,6 +10,7 @@ from typing import Callable, Optional
 
 from aiortc import clock
 
+from ._packet_sender import MAX_PACKET
 from .publication import Publication
 from .sender_slot import SenderSlot
 
@@ -89,6 +90,8 @@ class Subscription:
                 slot.rtx_sequence = (slot.rtx_sequence + 1) % (1 << 16)
             extension = self.publication.extension_value(audio_level, clock.current_ntp_time())
             header = outlet.header(payload_type, ssrc, marker, sequence, timestamp, extension)
+            if len(header) + len(payload) > MAX_PACKET:
+                continue  # a publisher's packet that fits no datagram under our header
             if slot.sender.send_rtp(header + payload):
                 self.retransmissions += 1
 

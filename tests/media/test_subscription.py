@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from types import SimpleNamespace
 
 from aiortc import RTCRtpSender
 from aiortc.rtp import RtpPacket
 
 from client import ClientOptions, RemoteTrack
+from media._packet_sender import MAX_PACKET, Outlet
 from media.keyframes import MIN_ANSWERED_INTERVAL_S, starts_vp8_keyframe
+from media.rtp_rewriter import ExtensionBlock
+from media.subscription import Subscription
 from tests.media.test_forwarding import join
 from tests.synthetic import ColourTrack
 
@@ -114,3 +118,31 @@ async def test_a_nacked_packet_is_retransmitted_from_the_publications_history(au
     finally:
         await teacher.close()
         await student.close()
+
+
+def test_a_retransmission_too_long_for_a_datagram_is_skipped_and_the_others_go_out() -> None:
+    """A publisher's packet that fit no datagram once wrapped in RTX (two bytes more) is not
+    retransmitted; the rest of the NACK is."""
+    outlet = Outlet(ssrc=5, first_sequence=100, first_timestamp=0)
+    ExtensionBlock([], 0, 0).configure(outlet, 96, 90000)
+    for source_sequence in (10, 11):
+        outlet.rewrite(1, source_sequence, 0, 0.0)  # forwarded as 100 and 101
+    sent: list[bytes] = []
+
+    def send_rtp(data: bytes) -> bool:
+        if len(data) > MAX_PACKET:  # as the packet sender refuses it
+            raise ValueError("packet is too long")
+        sent.append(data)
+        return True
+
+    slot = SimpleNamespace(outlet=outlet, rtx_sequence=0, attach=lambda subscription: None,
+                           parameters=SimpleNamespace(payload_type=96, rtx_payload_type=97),
+                           sender=SimpleNamespace(rtx_ssrc=6, send_rtp=send_rtp))
+    history = {10: (None, 0, 1, bytes(MAX_PACKET - 12 - 1), None), 11: (None, 0, 1, b"fits", None)}
+    publication = SimpleNamespace(kind="video", history=history,
+                                  extension_value=lambda level, ntp_time: None)
+    subscription = Subscription(publication, "student", slot, lambda closed: None)  # type: ignore[arg-type]
+    subscription.retransmit([100, 101])
+    (packet,) = [RtpPacket.parse(data) for data in sent]
+    assert (packet.payload_type, packet.ssrc, packet.payload) == (97, 6, (101).to_bytes(2, "big") + b"fits")
+    assert subscription.retransmissions == 1
