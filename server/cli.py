@@ -172,6 +172,7 @@ def serve_forever(settings: Settings) -> None:
         print(f"API key (generated; set --api-key or AULA_API_KEY to keep one): {settings.api_key}",
               flush=True)
     garbage.tune()
+    garbage.limit_malloc_arenas()
     app = create_app(settings)
 
     async def started(_: web.Application) -> None:

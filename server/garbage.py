@@ -36,14 +36,34 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def _malloc_trim() -> Optional[Callable[[int], int]]:
+# glibc's mallopt parameter, and how many malloc arenas the process's threads share.
+M_ARENA_MAX = -8
+MALLOC_ARENAS = 2
+
+
+def _glibc() -> Optional[ctypes.CDLL]:
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim  # type: ignore[no-any-return]
-    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim): nothing to trim
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
         return None
+    # musl has neither: nothing to tune or trim this way.
+    return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
 
 
-_MALLOC_TRIM = _malloc_trim()
+_GLIBC = _glibc()
+_MALLOC_TRIM: Optional[Callable[[int], int]] = _GLIBC.malloc_trim if _GLIBC is not None else None
+
+
+def limit_malloc_arenas() -> None:
+    """Let the threads share two malloc arenas instead of up to eight per core.
+
+    Each audio tap is a thread of its own, one per microphone, and each participant who comes
+    and goes leaves one behind for the next. glibc gives threads that contend their own
+    arena, each keeping the holes its threads' frees leave: the soak's RSS crept ~1.7 MB per
+    10 minutes in those arenas while CPython's blocks and the main heap stayed level.
+    """
+    if _GLIBC is not None:
+        _GLIBC.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
 
 
 def release_free_memory() -> None:

@@ -72,3 +72,41 @@ print(before - rss_mb())
 def test_memory_freed_among_what_lives_on_goes_back_to_the_system() -> None:
     released = subprocess.run([sys.executable, "-c", HOLES], capture_output=True, text=True, check=True)
     assert float(released.stdout) > 5.0, released.stdout  # MB of the ~20 freed
+
+
+# Threads allocating at the same time, outside the GIL (as decoders do): how many malloc arenas
+# glibc made for them (malloc_info's <heap> elements).
+CONTENDING = """
+import ctypes, sys, tempfile, threading
+from server import garbage
+if sys.argv[1] == "limited":
+    garbage.limit_malloc_arenas()
+libc = garbage._GLIBC
+libc.malloc.restype = libc.fopen.restype = ctypes.c_void_p
+libc.free.argtypes = libc.fclose.argtypes = [ctypes.c_void_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+def allocate():
+    for _ in range(20000):
+        libc.free(libc.malloc(4096))
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+with tempfile.NamedTemporaryFile(suffix=".xml") as report:
+    stream = libc.fopen(report.name.encode(), b"w")
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    print(open(report.name).read().count("<heap nr="))
+"""
+
+
+@pytest.mark.skipif(garbage._GLIBC is None, reason="not glibc: no mallopt")
+def test_threads_share_two_malloc_arenas() -> None:
+    def arenas(mode: str) -> int:
+        run = subprocess.run([sys.executable, "-c", CONTENDING, mode], capture_output=True,
+                             text=True, check=True)
+        return int(run.stdout)
+
+    assert arenas("limited") <= garbage.MALLOC_ARENAS
+    assert arenas("default") > garbage.MALLOC_ARENAS  # the test contends enough to tell
