@@ -135,7 +135,8 @@ def resident_by_kind(pid: int) -> dict[str, int]:
             if first == "Rss:":
                 kinds[kind] += int(rest.split()[0]) * 1024
             elif "-" in first and not first.endswith(":"):  # a mapping's header line
-                path = line.split(None, 5)[5].strip() if len(line.split(None, 5)) > 5 else ""
+                fields = line.split(None, 5)
+                path = fields[5].strip() if len(fields) > 5 else ""
                 kind = ("heap" if path == "[heap]" else "stack" if path.startswith("[stack")
                         else "anonymous" if not path or path.startswith("[anon")
                         else "other" if path.startswith("[") else "files")

@@ -128,20 +128,6 @@ linger_locked(Sender *self)
             break;
 }
 
-/* With the lock held: the thread is done with the packets of `batch`; a destination with none
- * left waiting goes on the list of references to drop. */
-static void
-release_destinations_locked(Sender *self, item *batch)
-{
-    for (item *it = batch; it != NULL; it = it->next) {
-        Destination *destination = it->destination;
-        if (--destination->in_flight == 0 && destination->releases++ == 0) {
-            destination->next_released = self->released;
-            self->released = destination;
-        }
-    }
-}
-
 /* With the lock held: a payload whose last copy is sent, kept for reuse or freed. */
 static void
 recycle_payload_locked(Sender *self, payload_buffer *done)
@@ -156,13 +142,19 @@ recycle_payload_locked(Sender *self, payload_buffer *done)
     }
 }
 
-/* With the lock held: the items of a sent batch, and the payloads whose last copy they were,
- * kept for reuse or freed. */
+/* With the lock held: the thread is done with the packets of `batch`. A destination with none
+ * left waiting goes on the list of references to drop; the items, and the payloads whose last
+ * copy they were, are kept for reuse or freed. */
 static void
-recycle_locked(Sender *self, item *batch)
+finish_batch_locked(Sender *self, item *batch)
 {
     while (batch != NULL) {
         item *next = batch->next;
+        Destination *destination = batch->destination;
+        if (--destination->in_flight == 0 && destination->releases++ == 0) {
+            destination->next_released = self->released;
+            self->released = destination;
+        }
         if (--batch->payload->copies == 0)
             recycle_payload_locked(self, batch->payload);
         if (self->spare_count < MAX_SPARE_ITEMS) {
@@ -216,8 +208,7 @@ Sender_run(void *argument)
         }
 
         pthread_mutex_lock(&self->lock);
-        release_destinations_locked(self, batch);
-        recycle_locked(self, batch);
+        finish_batch_locked(self, batch);
         self->done += sent;
         self->send_errors += send_errors;
         self->protect_errors += protect_errors;

@@ -18,7 +18,7 @@ import asyncio
 import ctypes
 import ctypes.util
 import gc
-from typing import Callable, Optional
+from typing import Optional
 
 from media import SFU
 
@@ -51,7 +51,6 @@ def _glibc() -> Optional[ctypes.CDLL]:
 
 
 _GLIBC = _glibc()
-_MALLOC_TRIM: Optional[Callable[[int], int]] = _GLIBC.malloc_trim if _GLIBC is not None else None
 
 
 def limit_malloc_arenas() -> None:
@@ -76,8 +75,8 @@ def release_free_memory() -> None:
     a full collection has freed a departure, RSS comes back to what is in use: it tells a leak
     from a peak. ~10 ms for a heap of 100 MB with holes.
     """
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
+    if _GLIBC is not None:
+        _GLIBC.malloc_trim(0)
 
 
 class CollectAfterDepartures:
