@@ -30,7 +30,7 @@ import aiohttp
 from engagement.attendance import AttendanceRecord
 from events import Event, EventType
 from events.bus import session_stream
-from server.attendance_store import AttendanceStore
+from engagement.attendance_store import AttendanceStore
 from server.context import CONTEXT
 from server.dashboard import DASHBOARD
 from tests.conftest import AulaServer, RedisServer, iso, loopback_settings, running_aula

@@ -54,7 +54,7 @@ from client.rtc_client import RemoteTrack
 from media import aiortc_hooks
 from server.config import Settings
 from server.garbage import AFTER_DEPARTURES_INTERVAL_S
-from server.live_session import REACTIONS
+from classroom.reactions import REACTIONS
 
 from . import procstat
 from .class_load import (

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Optional
 
-from events.event import iso
+from events.event import iso, parse_iso
+from sessions import Session
 
 
 class Category(str, Enum):
@@ -32,6 +33,11 @@ class AttendancePolicy:
     @property
     def no_show_at(self) -> float:
         return self.scheduled_start + self.no_show_after_s
+
+
+def attendance_policy(session: Session) -> AttendancePolicy:
+    return AttendancePolicy(parse_iso(session.scheduled_start), parse_iso(session.scheduled_end),
+                            session.settings.late_after_s, session.settings.no_show_after_s)
 
 
 @dataclass

@@ -35,7 +35,8 @@ class FaceCounter:
     one thread at a time."""
 
     def __init__(self) -> None:
-        self._cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        self._cascade = cv2.CascadeClassifier(
+            cv2.data.haarcascades + "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]  # not in cv2's stubs
         if self._cascade.empty():
             raise RuntimeError("OpenCV's frontal-face cascade is missing from the opencv wheel")
 

@@ -22,7 +22,7 @@ from .video_tap import FrameObserver, FrameWorker, VideoTap
 from .permissions import Source
 
 if TYPE_CHECKING:
-    from .recorder import TrackRecorder
+    from recording.recorder import TrackRecorder
     from .subscription import Subscription
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,3 @@
-"""Recordings after the fact: the per-session manifest, repair after a crash, export.
-
-The media layer writes the files (media/recorder.py); nothing here knows WebRTC.
+"""Recordings: each track written as it arrives (recorder.py, never decoded), the per-session
+manifest, repair after a crash, object storage, export. Nothing here knows WebRTC signaling.
 """

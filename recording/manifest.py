@@ -122,7 +122,7 @@ def media_duration(path: Path) -> tuple[float, int]:
                 pass  # a torn last page/cluster: everything before it counts
     except (av.error.FFmpegError, FileNotFoundError):
         return 0.0, 0
-    return (round(last - first, 3) if first is not None else 0.0), frames
+    return (round(last - first, 3) if first is not None and last is not None else 0.0), frames
 
 
 def repair(sessions_dir: Path) -> list[RecordedTrack]:

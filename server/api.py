@@ -17,7 +17,7 @@ from urllib.parse import quote
 import aiortc
 from aiohttp import web
 
-from engagement.attendance import records_csv, summarise
+from engagement.attendance import attendance_policy, records_csv, summarise
 from events.bus import session_stream
 from events.xapi import statements
 from media.permissions import Permissions, Role
@@ -27,11 +27,10 @@ from workflows.records import StudentRecords
 from transcription.transcript_files import FORMATS, TranscriptFiles, render_srt, render_vtt
 
 from . import __version__
-from .attendance_store import AttendanceStore
+from engagement.attendance_store import AttendanceStore
 from .context import CONTEXT, AppContext
-from .live_session import attendance_policy
 from .loop_monitor import udp_receive_buffer_errors
-from .sessions import Session, SessionInvalid, parse_new_session
+from sessions import Session, SessionInvalid, parse_new_session
 
 MAX_BODY_BYTES = 256 * 1024
 # The OpenAPI document of every route below; tests/fuzz checks it against the route table.

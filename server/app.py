@@ -26,14 +26,14 @@ from .dashboard import add_dashboard_routes
 from .embedded_redis import EmbeddedRedis
 from .embedded_worker import EmbeddedWorker
 from .garbage import CollectAfterDepartures
-from .live_session import LiveSessions
-from .live_transcription import SpeechServices
+from classroom.live_sessions import LiveSessions
+from classroom.transcription import SpeechServices
 from .loop_monitor import LoopLagMonitor
 from .playback import Exports, add_playback_routes
 from .rate_limit import JoinLimiter
-from .recovery import LiveClasses, LiveClassesFile, resume
+from classroom.recovery import LiveClasses, LiveClassesFile, resume
 from .review import add_review_routes
-from .sessions import SessionStore
+from sessions import SessionStore
 from .signaling import rtc_socket
 from .tokens import TokenIssuer
 

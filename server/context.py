@@ -15,10 +15,10 @@ from events.bus import EventBus
 from recording.storage import RecordingStorage
 
 from .config import Settings
-from .live_session import LiveSessions
+from classroom.live_sessions import LiveSessions
 from .loop_monitor import LoopLagMonitor
 from .rate_limit import JoinLimiter
-from .sessions import SessionStore
+from sessions import SessionStore
 from .tokens import TokenIssuer
 
 if TYPE_CHECKING:

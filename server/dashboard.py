@@ -21,18 +21,17 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from engagement.attendance import AttendanceRecord, summarise
+from engagement.attendance import AttendanceRecord, attendance_policy, summarise
 from events.bus import GLOBAL_STREAM, session_stream
 from events.event import EventType, parse_iso
 
 from .api import error, json_object, path_session, student_record
-from .attendance_store import AttendanceStore
+from engagement.attendance_store import AttendanceStore
 from .context import CONTEXT
 from .dashboard_feed import EventFeed, parse_last_id
-from .dashboard_flags import MAX_NOTE_CHARS, FlagBoard, FlagState
-from .dashboard_index import DashboardIndex
-from .live_session import attendance_policy
-from .sessions import Session
+from dashboards.flags import MAX_NOTE_CHARS, FlagBoard, FlagState
+from dashboards.index import DashboardIndex
+from sessions import Session
 from .tokens import OpsGrant, TokenError
 
 READ_CHUNK = 1000

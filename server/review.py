@@ -18,7 +18,7 @@ from summaries.store import SummaryConflict, SummaryEditInvalid, SummaryMissing,
 from .api import error, json_object, path_session
 from .context import CONTEXT, AppContext
 from .page_access import moderator_or_ops
-from .sessions import Session
+from sessions import Session
 
 Decision = Callable[[AppContext, Session, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 

@@ -13,7 +13,8 @@ from aiohttp import WSMsgType, web
 from media import JoinRefused, MediaError, Participant, PermissionDenied, Room, Source
 
 from .context import CONTEXT, AppContext
-from .live_session import LiveSession, LiveSessions
+from classroom.live_session import LiveSession
+from classroom.live_sessions import LiveSessions
 from .rate_limit import JoinRefusal, TokenBucket
 from .tokens import TokenError
 
@@ -244,7 +245,7 @@ async def _moderate(call: Call, message: dict[str, Any]) -> None:
         raise BadMessage("bad_message", f"moderate: action must be one of {', '.join(MODERATION)}")
     identity = _field(message, "identity", str, required=action in ("mute", "remove", "lower_hand"))
     if action == "lower_hand":
-        call.live.lower_hand(call.participant, identity)
+        call.live.hands.lower_for(call.participant, identity)
     elif action == "end_class":
         if not call.participant.permissions.moderate:
             raise PermissionDenied("ending the class needs the moderate permission")
@@ -278,37 +279,37 @@ async def _leave(call: Call, message: dict[str, Any]) -> None:
 
 
 async def _chat(call: Call, message: dict[str, Any]) -> None:
-    call.live.chat(call.participant, _field(message, "text", str),
+    call.live.chat.send(call.participant, _field(message, "text", str),
                    _field(message, "to", str, required=False))
 
 
 async def _hand(call: Call, message: dict[str, Any]) -> None:
-    call.live.hand(call.participant, _field(message, "raised", bool))
+    call.live.hands.set(call.participant, _field(message, "raised", bool))
 
 
 async def _reaction(call: Call, message: dict[str, Any]) -> None:
-    call.live.reaction(call.participant, _field(message, "emoji", str))
+    call.live.reactions.send(call.participant, _field(message, "emoji", str))
 
 
 async def _poll_create(call: Call, message: dict[str, Any]) -> None:
     options = _field(message, "options", list)
     if not all(isinstance(option, str) for option in options):
         raise BadMessage("bad_message", "poll_create: options must be strings")
-    call.live.poll_create(call.participant, _field(message, "question", str), options,
+    call.live.polls.create(call.participant, _field(message, "question", str), options,
                           _field(message, "correct", int, required=False))
 
 
 async def _poll_answer(call: Call, message: dict[str, Any]) -> None:
-    call.live.poll_answer(call.participant, _field(message, "poll_id", str),
+    call.live.polls.answer(call.participant, _field(message, "poll_id", str),
                           _field(message, "option", int))
 
 
 async def _poll_end(call: Call, message: dict[str, Any]) -> None:
-    call.live.poll_end(call.participant, _field(message, "poll_id", str))
+    call.live.polls.end(call.participant, _field(message, "poll_id", str))
 
 
 async def _visibility(call: Call, message: dict[str, Any]) -> None:
-    call.live.visibility(call.participant, _field(message, "visible", bool))
+    call.live.presence.visibility(call.participant, _field(message, "visible", bool))
 
 
 def _measure(message: dict[str, Any], name: str, upper: float) -> Optional[float]:
@@ -321,7 +322,7 @@ def _measure(message: dict[str, Any], name: str, upper: float) -> Optional[float
 
 
 async def _quality(call: Call, message: dict[str, Any]) -> None:
-    call.live.quality(call.participant, _measure(message, "rtt_ms", 60_000),
+    call.live.presence.quality(call.participant, _measure(message, "rtt_ms", 60_000),
                       _measure(message, "packet_loss", 1.0), _measure(message, "jitter_ms", 60_000))
 
 

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from events import Event, EventType
 from events.bus import EventBus
 from events.consumer import EventConsumer
-from server.sessions import SessionStore
+from sessions import SessionStore
 
 from .draft import draft_summary
 from .evidence import class_record, read_session_events

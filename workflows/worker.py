@@ -24,7 +24,7 @@ from events.event import iso
 from events.bus import EventBus
 from events.consumer import EventConsumer
 
-from server.sessions import SessionStore
+from sessions import SessionStore
 from summaries.evidence import read_session_events
 from summaries.store import SummaryStore
 from summaries.summariser import Summariser

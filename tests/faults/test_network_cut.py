@@ -18,7 +18,7 @@ from events.event import parse_iso
 from events.schema import validate
 from media import aiortc_hooks
 from media.connectivity import LOST_AFTER_S
-from tests.server.test_live_session import of_type, roster
+from tests.classroom.test_live_session import of_type, roster
 from tests.synthetic import EncodedToneTrack, EncodedVideoTrack
 from tests.web_client.test_join_page import autojoin_url
 

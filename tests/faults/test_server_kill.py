@@ -25,7 +25,7 @@ from recording.manifest import read_manifest
 from tests.conftest import free_port, iso
 from tests.recording.test_crash_safety import KEY, start_server
 from tests.server.test_cli import wait_for_health
-from tests.server.test_live_session import of_type, roster, seconds
+from tests.classroom.test_live_session import of_type, roster, seconds
 from tests.synthetic import EncodedToneTrack, EncodedVideoTrack
 
 pytestmark = pytest.mark.browser

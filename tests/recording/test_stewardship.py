@@ -9,7 +9,7 @@ import time
 from client import ClientOptions
 from recording.manifest import read_manifest
 from server.context import CONTEXT
-from server.timers import TIMERS_KEY
+from classroom.timers import TIMERS_KEY
 from tests.media.test_forwarding import join
 from tests.synthetic import EncodedToneTrack
 

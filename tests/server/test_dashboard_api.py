@@ -19,7 +19,7 @@ from events import Event, EventType
 from server.context import CONTEXT
 from server.dashboard import DASHBOARD
 from server.dashboard_feed import EventFeed
-from server.dashboard_flags import HIGH_PACKET_LOSS, LIST_LIMIT, FlagState
+from dashboards.flags import HIGH_PACKET_LOSS, LIST_LIMIT, FlagState
 from tests.conftest import AulaServer, RedisServer, iso, loopback_settings, running_aula
 from tests.media.test_forwarding import join
 from workflows.records import StudentRecords

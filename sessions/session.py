@@ -1,20 +1,15 @@
-"""Sessions: scheduled classes with a roster, kept in Redis."""
+"""Session: one scheduled class with its roster and settings, and how a new one is parsed."""
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Optional
 
-import redis.asyncio as aioredis
-
 from events.event import iso, parse_iso
 
-SESSION_KEY = "aula:session:{}"
-SESSIONS_INDEX = "aula:sessions"
 
 
 class SessionInvalid(ValueError):
@@ -156,24 +151,3 @@ def parse_new_session(data: Any) -> Session:
         scheduled_start=iso(start.timestamp()), scheduled_end=iso(end.timestamp()),
         roster=roster, instructors=instructors, settings=settings,
     )
-
-
-class SessionStore:
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self._redis = redis
-
-    async def save(self, session: Session) -> None:
-        start = parse_iso(session.scheduled_start)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(SESSION_KEY.format(session.id), json.dumps(session.to_dict()))
-            pipe.zadd(SESSIONS_INDEX, {session.id: start})
-            await pipe.execute()
-
-    async def get(self, session_id: str) -> Optional[Session]:
-        raw = await self._redis.get(SESSION_KEY.format(session_id))
-        return Session.from_dict(json.loads(raw)) if raw else None
-
-    async def list(self, limit: int = 200) -> list[Session]:
-        ids = await self._redis.zrevrange(SESSIONS_INDEX, 0, limit - 1)
-        sessions = [await self.get(i.decode() if isinstance(i, bytes) else i) for i in ids]
-        return [s for s in sessions if s is not None]

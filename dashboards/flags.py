@@ -12,14 +12,12 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Optional, Protocol, cast
 
 import redis.asyncio as aioredis
 
 from events.event import iso, parse_iso
 from workflows.worker import DEAD_LETTER
-
-from .tokens import OpsGrant
 
 FLAGS_KEY = "aula:dashboard:flags"  # flag id → Flag JSON
 FLAGS_BY_TIME = "aula:dashboard:flags:by_time"  # flag id → raised at (Unix seconds)
@@ -36,6 +34,16 @@ DEAD_LETTER_PREFIX = "dead_letter:"
 HIGH_PACKET_LOSS = 0.05
 LIST_LIMIT = 500
 MAX_NOTE_CHARS = 500
+
+
+class Operator(Protocol):
+    """The ops user acting on a flag: a verified ops token's grant is one."""
+
+    @property
+    def identity(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
 
 
 class FlagState(str, Enum):
@@ -76,7 +84,7 @@ class Flag:
 
 
 class FlagIndex:
-    """Turns events into flags (server/dashboard_index.py feeds it every event). Idempotent: a
+    """Turns events into flags (dashboards/index.py feeds it every event). Idempotent: a
     redelivered event changes nothing."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
@@ -102,7 +110,7 @@ class FlagIndex:
         data = event["data"]
         key = f"{event['session_id']}:{event['participant']}"
         loss = float(data["packet_loss"])
-        flag_id = await self._redis.hget(QUALITY_FLAGS_KEY, key)
+        flag_id = cast(Optional[bytes], await self._redis.hget(QUALITY_FLAGS_KEY, key))
         flag = await self._get(flag_id.decode()) if flag_id else None
         state = await _state(self._redis, flag.id) if flag else None
         if flag is None or (state is not None and state.state is FlagState.RESOLVED):
@@ -136,7 +144,7 @@ class FlagIndex:
 
 
 async def _state(redis: aioredis.Redis, flag_id: str) -> Optional[Resolution]:
-    raw = await redis.hget(STATES_KEY, flag_id)
+    raw = cast(Optional[bytes], await redis.hget(STATES_KEY, flag_id))
     return _resolution(raw) if raw else None
 
 
@@ -158,7 +166,7 @@ class FlagBoard:
         flags = await self._indexed(FlagState.RESOLVED in states) + await self._dead_letters()
         flags = [f for f in flags if (session_id is None or f.session_id == session_id)
                  and (participant is None or f.participant == participant)]
-        raw_states = await self._redis.hmget(STATES_KEY, [f.id for f in flags]) if flags else []
+        raw_states = cast(list[Optional[bytes]], await self._redis.hmget(STATES_KEY, [f.id for f in flags]) if flags else [])
         listed = []
         for flag, raw in zip(flags, raw_states):
             resolution = _resolution(raw) if raw else None
@@ -168,7 +176,7 @@ class FlagBoard:
                                "resolution": resolution.to_dict() if resolution else None})
         return sorted(listed, key=lambda f: f["raised_at"], reverse=True)
 
-    async def set_state(self, flag_id: str, state: FlagState, grant: OpsGrant,
+    async def set_state(self, flag_id: str, state: FlagState, grant: Operator,
                         note: str = "") -> Optional[dict[str, Any]]:
         """Acknowledge, resolve or reopen a flag; None if there is no such flag."""
         if not await self._exists(flag_id):
@@ -199,16 +207,18 @@ class FlagBoard:
         return bool(await self._redis.hexists(FLAGS_KEY, flag_id))
 
     async def _indexed(self, resolved_too: bool) -> list[Flag]:
-        ids = await self._redis.zrevrange(FLAGS_BY_TIME if resolved_too else UNRESOLVED_BY_TIME, 0, LIST_LIMIT - 1)
+        ids = cast(list[bytes], await self._redis.zrevrange(FLAGS_BY_TIME if resolved_too else UNRESOLVED_BY_TIME,
+                                                           0, LIST_LIMIT - 1))
         if not ids:
             return []
         return [Flag.from_dict(json.loads(raw)) for raw in await self._redis.hmget(FLAGS_KEY, ids) if raw]
 
     async def _dead_letters(self) -> list[Flag]:
-        entries = await self._redis.xrevrange(DEAD_LETTER, count=LIST_LIMIT)
+        entries = cast(list[tuple[bytes, dict[bytes, bytes]]], await self._redis.xrevrange(DEAD_LETTER, count=LIST_LIMIT))
         if not entries:
             return []
-        causes = await self._redis.hmget(NOTICE_CAUSES_KEY, [fields[b"event_id"] for _, fields in entries])
+        causes = cast(list[Optional[bytes]],
+                      await self._redis.hmget(NOTICE_CAUSES_KEY, [fields[b"event_id"] for _, fields in entries]))
         flags = []
         for (entry_id, fields), cause in zip(entries, causes):
             text = {k.decode(): v.decode() for k, v in fields.items()}

@@ -1,5 +1,5 @@
 """Recording a live class: the instructor (or the session's setting) turns it on, every
-published track is written as it arrives (media/recorder.py), and recordings.json lists them.
+published track is written as it arrives (recording/recorder.py), and recordings.json lists them.
 
 Everyone in the room is told while it runs (`recording` messages; the page shows it): the
 participants are minors, and consent matters.
@@ -16,8 +16,8 @@ from typing import Any, Callable, Optional
 
 from events import EventType
 from events.event import iso
-from media import Participant, Publication
-from media.recorder import RecordingWriter, TrackRecorder, file_extension, recordable
+from media import Participant, PermissionDenied, Publication, Room
+from recording.recorder import RecordingWriter, TrackRecorder, file_extension, recordable
 from recording.manifest import Manifest, RecordedTrack
 from recording.storage import RecordingStorage
 
@@ -64,6 +64,18 @@ class SessionRecording:
         started = [self._begin(participant, publication) for participant, publication in tracks]
         self.manifest.put(*(track for track in started if track is not None))
         return True
+
+    async def switch(self, moderator: Optional[Participant], on: bool, room: Room) -> bool:
+        """Start or stop recording (a moderator, or the API with `moderator` None). Returns
+        whether that changed anything."""
+        if moderator is not None and not moderator.permissions.moderate:
+            raise PermissionDenied("starting or stopping the recording needs the moderate permission")
+        by = moderator.identity if moderator is not None else None
+        if not on:
+            return await self.stop(by, "stopped")
+        return self.start(by, [(participant, publication)
+                               for participant in room.participants.values()
+                               for publication in participant.publications.values()])
 
     def attach(self, participant: Participant, publication: Publication) -> None:
         """A track published while the class is recorded."""

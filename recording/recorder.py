@@ -143,14 +143,19 @@ class TrackFile:
         # every 200 ms (not every second): a crash loses at most that.
         options = {"flush_packets": "1", **CONTAINER_OPTIONS.get(container_format, {})}
         container = av.open(str(self.path), mode="w", format=container_format, options=options)
+        stream: av.stream.Stream
         if self.codec.mimeType.lower() == "audio/opus":
-            stream = container.add_stream(codec_name, rate=self.codec.clockRate)
-            stream.codec_context.layout = "stereo"
-            stream.codec_context.extradata = opus_head()
+            audio = container.add_stream(codec_name, rate=self.codec.clockRate)
+            assert isinstance(audio, av.audio.stream.AudioStream)
+            audio.codec_context.layout = "stereo"
+            audio.codec_context.extradata = opus_head()
+            stream = audio
         else:
-            stream = container.add_stream(codec_name, rate=30)
-            stream.width, stream.height = _dimensions(self.codec, first.data)
-            stream.pix_fmt = "yuv420p"
+            video = container.add_stream(codec_name, rate=30)
+            assert isinstance(video, av.video.stream.VideoStream)
+            video.width, video.height = _dimensions(self.codec, first.data)
+            video.pix_fmt = "yuv420p"
+            stream = video
         stream.time_base = self._time_base
         self._container, self._stream = container, stream
 
@@ -161,6 +166,7 @@ class TrackFile:
         try:
             if self._container is None:
                 self._open(frame)
+            assert self._container is not None and self._stream is not None
             packet = av.Packet(frame.data)
             packet.stream = self._stream
             packet.pts = packet.dts = frame.pts

@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import redis.asyncio as aioredis
 
@@ -29,9 +29,9 @@ from events import Event, EventType
 from events.bus import EventBus
 from media import SFU, Admission
 
-from .attendance_store import AttendanceStore
-from .live_session import LiveSessions
-from .sessions import SessionStore
+from engagement.attendance_store import AttendanceStore
+from .live_sessions import LiveSessions
+from sessions import SessionStore
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +51,9 @@ class LiveClass:
     admission: Admission = field(default_factory=Admission)
     # Raised hands as (identity, name, raised_at), in queue order, and the running poll.
     hands: list[tuple[str, str, float]] = field(default_factory=list)
-    poll: Optional[dict] = None
+    poll: Optional[dict[str, Any]] = None
     # Engagement counted so far (talk time, camera, chat, hands, reactions, polls).
-    engagement: Optional[dict] = None
+    engagement: Optional[dict[str, Any]] = None
 
 
 @dataclass
@@ -100,14 +100,16 @@ class LiveClassesFile:
                 self._resumed.discard(session_id)  # ended (or never started)
                 continue
             room = session.room
-            open_room = room is not None and not room.closed
-            participants = {p.identity: p.sid for p in room.participants.values()} if open_room else {}
-            admission = room.admission() if open_room else session.carried_admission or Admission()
+            if room is not None and not room.closed:
+                participants = {p.identity: p.sid for p in room.participants.values()}
+                admission = room.admission()
+            else:
+                participants, admission = {}, session.carried_admission or Admission()
             recording = session.recording.state()
             classes.append(LiveClass(session_id, session.opened_at, recording["active"],
                                      recording["started_by"], participants, admission,
-                                     session.hands.raised(),
-                                     asdict(session.poll) if session.poll is not None else None,
+                                     session.hands.queue.raised(),
+                                     asdict(session.polls.running) if session.polls.running is not None else None,
                                      session.engagement_totals()))
         return LiveClasses(time.time(), classes)
 
@@ -147,14 +149,14 @@ async def resume(previous: LiveClasses, sessions: SessionStore, live: LiveSessio
             continue
         await close_cut_intervals(AttendanceStore(redis, session.id), bus, listed, previous.written_at)
         running = live.live(session)
-        running.opened_at = listed.opened_at
+        running.context.opened_at = listed.opened_at
         running.carried_admission = listed.admission
         for identity, name, raised_at in listed.hands:
-            running.hands.raise_hand(identity, name, raised_at)
+            running.hands.queue.raise_hand(identity, name, raised_at)
         if listed.poll is not None:
-            running.poll = Poll(**listed.poll)
+            running.polls.running = Poll(**listed.poll)
         if listed.engagement is not None:
-            running.carry_engagement(listed.engagement)
+            running.talk.carry(listed.engagement)
         if listed.recording:
             running.recording.start(listed.recording_by, [])
         resumed.append(session.id)

@@ -17,8 +17,8 @@ from redis.exceptions import RedisError
 
 from events.consumer import EventConsumer
 
-from .dashboard_engagement import LiveEngagement
-from .dashboard_flags import FlagIndex
+from .engagement import LiveEngagement
+from .flags import FlagIndex
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -60,7 +60,7 @@ class DurableTimers:
             await asyncio.sleep(self._poll_interval_s)
 
     async def fire_due(self, now: float | None = None) -> int:
-        due = await self._redis.zrangebyscore(TIMERS_KEY, 0, now or time.time(), start=0, num=50)
+        due = cast(list[bytes], await self._redis.zrangebyscore(TIMERS_KEY, 0, now or time.time(), start=0, num=50))
         fired = 0
         for member in due:
             if not await self._redis.zrem(TIMERS_KEY, member):

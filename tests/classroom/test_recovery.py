@@ -16,11 +16,11 @@ from events import Event, EventType
 from events.bus import EventBus
 from events.schema import validate
 from recording.manifest import read_manifest
-from server.attendance_store import AttendanceStore
-from server.recovery import LiveClass, close_cut_intervals
+from engagement.attendance_store import AttendanceStore
+from classroom.recovery import LiveClass, close_cut_intervals
 from tests.conftest import RedisServer, loopback_settings, running_aula
 from tests.media.test_forwarding import join
-from tests.server.test_live_session import of_type, roster, seconds
+from tests.classroom.test_live_session import of_type, roster, seconds
 from tests.synthetic import EncodedVideoTrack
 
 
