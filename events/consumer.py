@@ -58,9 +58,9 @@ class EventConsumer:
         claimed = await self._redis.xautoclaim(
             self.stream, self.group, self.consumer, min_idle_time=self._claim_idle_ms,
             start_id="0-0", count=self._batch)
-        entries = list(claimed[1])
+        entries: list[tuple[Any, Any]] = list(claimed[1])
         if not entries:
-            response = await self._redis.xreadgroup(
+            response: Any = await self._redis.xreadgroup(
                 self.group, self.consumer, {self.stream: ">"}, count=self._batch,
                 block=self._block_ms)
             entries = [entry for _, stream_entries in response for entry in stream_entries]

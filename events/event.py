@@ -8,7 +8,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from .types import Payload
 
 
 class EventType(str, Enum):
@@ -85,6 +88,19 @@ class Event:
         if not self.id:
             object.__setattr__(self, "id", new_event_id(self.ts))
 
+    @classmethod
+    def of(cls, payload: Payload, session_id: str, participant: Optional[str] = None,
+           at: Optional[float] = None, event_id: Optional[str] = None) -> Event:
+        """The event of a typed payload (events/types/): its type and `data` come from it.
+        ValueError when the type has a participant and none is given, or the other way round."""
+        rule = payload.PARTICIPANT
+        if rule == "required" and participant is None:
+            raise ValueError(f"{payload.TYPE.value}: an event of this type is about a participant")
+        if rule == "none" and participant is not None:
+            raise ValueError(f"{payload.TYPE.value}: an event of this type is about no participant")
+        return cls(payload.TYPE, session_id, payload.to_data(), participant,
+                   time.time() if at is None else at, event_id or "")
+
     @property
     def version(self) -> int:
         return VERSIONS[self.type]
@@ -101,3 +117,56 @@ class Event:
 
     def to_json(self) -> str:
         return json.dumps(self.envelope(), ensure_ascii=False, separators=(",", ":"))
+
+
+_ENVELOPE_FIELDS = {"id", "type", "version", "ts", "session_id", "participant", "data"}
+
+
+def parse_event(envelope: Any) -> tuple[Event, Payload]:
+    """The Event of an envelope as it comes off the bus (the JSON of `Event.to_json`, parsed),
+    and its `data` as a typed payload. PayloadInvalid (a ValueError) names the field that is off:
+    `type`, `version`, `ts`, `participant`, `data.<field>`... (`events.schema.validate` checks
+    the whole envelope against the JSON Schemas, rules between fields included)."""
+    from .types import PAYLOADS, PayloadInvalid
+    from .types.base import def_problem
+
+    if not isinstance(envelope, dict):
+        raise PayloadInvalid("(unknown type)", "(envelope)", "an event envelope must be a JSON object")
+    name = envelope.get("type")
+    label = name if isinstance(name, str) else "(unknown type)"
+    try:
+        event_type = EventType(name)
+    except ValueError:
+        raise PayloadInvalid(label, "type", f"{name!r} is not an event type") from None
+    payload_class = PAYLOADS[event_type]
+    if envelope.get("version") != payload_class.VERSION or isinstance(envelope.get("version"), bool):
+        raise PayloadInvalid(label, "version", f"{envelope.get('version')!r}: this reader knows "
+                                               f"version {payload_class.VERSION}")
+    extra = sorted(set(envelope) - _ENVELOPE_FIELDS)
+    if extra:
+        raise PayloadInvalid(label, extra[0], "is not allowed here")
+    for key, definition in (("id", "event_id"), ("session_id", "session_id"), ("ts", "timestamp")):
+        if not isinstance(envelope.get(key), str):
+            raise PayloadInvalid(label, key, "is required (a string)")
+        problem = def_problem(definition, envelope[key])
+        if problem is not None:
+            raise PayloadInvalid(label, key, problem)
+    try:
+        ts = parse_iso(envelope["ts"])
+    except ValueError:
+        raise PayloadInvalid(label, "ts", f"{envelope['ts']!r} is not an ISO 8601 time") from None
+    participant = envelope.get("participant")
+    if payload_class.PARTICIPANT == "none" and "participant" in envelope:
+        raise PayloadInvalid(label, "participant", "is not allowed here")
+    if participant is None:
+        if payload_class.PARTICIPANT == "required":
+            raise PayloadInvalid(label, "participant", "is required")
+    else:
+        problem = "must be a string" if not isinstance(participant, str) else def_problem("identity", participant)
+        if problem is not None:
+            raise PayloadInvalid(label, "participant", problem)
+    if "data" not in envelope:
+        raise PayloadInvalid(label, "data", "is required")
+    payload = payload_class.from_data(envelope["data"])
+    event = Event(event_type, envelope["session_id"], envelope["data"], participant, ts, envelope["id"])
+    return event, payload

@@ -106,6 +106,7 @@ def validate(envelope: Any) -> None:
         _raise_first(label, envelope_validator().iter_errors(envelope))
         raise EventInvalid(label, "version", f"there is no schema for {label} version {version}")
     _raise_first(label, validator.iter_errors(envelope))
+    assert isinstance(event_type, str)  # a validator was found for it
     problem = _semantic_problem(event_type, envelope["data"])
     if problem is not None:
         raise EventInvalid(label, *problem)

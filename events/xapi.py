@@ -40,7 +40,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, cast
 from urllib.parse import quote, urlsplit
 
 from .schema import EventInvalid, validate
@@ -90,6 +90,10 @@ RAISED_HAND_EMOJI = "U+1F590"
 UNDETERMINED = "und"
 
 _TIE_RANK = {"session.started": 0, "session.ended": 2}
+
+# What `build` makes of an event: (verb, actor, object, has a parent, result, context
+# extensions, instructor).
+Built = tuple[str, dict[str, Any], dict[str, Any], bool, dict[str, Any], dict[str, Any], Optional[str]]
 
 SYSTEM_IDENTITY = "aula"  # the actor of statements no participant made (session.ended)
 
@@ -241,10 +245,10 @@ class _Exporter:
         statement["timestamp"] = envelope["ts"]
         return statement
 
-    def build(self, envelope: dict[str, Any]) -> Optional[tuple]:
+    def build(self, envelope: dict[str, Any]) -> Optional[Built]:
         """(verb, actor, object, has a parent, result, context extensions, instructor) or None."""
         event_type, data = envelope["type"], envelope["data"]
-        session_id, identity = envelope["session_id"], envelope.get("participant")
+        session_id, identity = envelope["session_id"], cast(str, envelope.get("participant"))
         session = self.session_activity(session_id)
         planned = ({PLANNED_DURATION: _duration(self.planned[session_id])}
                    if session_id in self.planned else {})
@@ -279,7 +283,7 @@ class _Exporter:
             return self.signal(envelope, session)
         return None  # attendance.*, engagement.snapshot, poll.ended
 
-    def signal(self, envelope: dict[str, Any], session: dict[str, Any]) -> Optional[tuple]:
+    def signal(self, envelope: dict[str, Any], session: dict[str, Any]) -> Optional[Built]:
         data, session_id, identity = envelope["data"], envelope["session_id"], envelope["participant"]
         signal = data["signal"]
         actor = self.agent(identity)
@@ -289,7 +293,7 @@ class _Exporter:
             return verb, actor, activity, True, {}, {}, data.get("by")
         if signal in ("hand_raised", "hand_lowered"):
             verb = "raised-hand" if signal == "hand_raised" else "lowered-hand"
-            result = {"extensions": {EMOJI: RAISED_HAND_EMOJI}}
+            result: dict[str, Any] = {"extensions": {EMOJI: RAISED_HAND_EMOJI}}
             return verb, actor, session, False, result, {}, data.get("by")
         if signal == "chat_message":
             if data["to"] is not None:
@@ -300,7 +304,7 @@ class _Exporter:
             return "posted", actor, activity, True, result, {}, None
         if signal == "poll_answered":
             activity = self.poll_activity(session_id, data["poll_id"])
-            result: dict[str, Any] = {"response": str(data["option"])}
+            result = {"response": str(data["option"])}
             if data["correct"] is not None:
                 result["success"] = data["correct"]
             return "answered", actor, activity, True, result, {}, None
