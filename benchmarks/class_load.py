@@ -39,7 +39,7 @@ import aiohttp
 from aiortc import RTCPeerConnection
 
 from client.rtc_client import PacketObserver, RemoteTrack
-from media import aiortc_hooks
+from media.aiortc.dtls_send import send_through_packet_sender
 from server import garbage
 
 from . import procstat
@@ -191,7 +191,7 @@ class LatencyProbe:
         for transport in transports:
             # Protected and sent on the packet sender's thread, as the server's packets are:
             # the load generator shares the cores, what it spends the server cannot.
-            aiortc_hooks.send_through_packet_sender(transport)
+            send_through_packet_sender(transport)
             original = transport._send_rtp
 
             async def send_rtp(data: bytes, _original=original) -> None:  # type: ignore[no-untyped-def]

@@ -36,7 +36,7 @@ import aiohttp
 import aiortc
 
 from client.rtc_client import ClientOptions, PacketObserver, RtcClient
-from media import aiortc_hooks
+from media.aiortc import use_host_addresses
 
 from . import procstat
 from .class_load import (
@@ -383,7 +383,7 @@ def environment() -> dict[str, Any]:
 async def run_aula(scenario: Scenario, args: argparse.Namespace, redis: Subprocess,
                    redis_url: str, workdir: Path) -> dict[str, Any]:
     """One fresh server for one class size; its log is kept in --log-dir."""
-    aiortc_hooks.use_host_addresses((LOOPBACK,))
+    use_host_addresses((LOOPBACK,))
     run_dir = workdir / f"aula-{scenario.name}-n{scenario.size}"
     run_dir.mkdir(parents=True, exist_ok=True)
     server = await AulaServer.start(run_dir, redis, redis_url, args.record, args.audio_level,

@@ -28,7 +28,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
 from client.rtc_client import SRTP_OVERHEAD_BYTES, PacketObserver, RemoteTrack, prepare_load_receiver
-from media import aiortc_hooks
+from media.aiortc import tap_receiver
 from media.participant import close_peer_connections
 
 logger = logging.getLogger(__name__)
@@ -244,10 +244,10 @@ class JanusClient:
             remote.packets += 1
             remote.payload_bytes += size - SRTP_OVERHEAD_BYTES
 
-        aiortc_hooks.tap_receiver(transceiver.receiver, count, decode=False,
-                                  process=self.process_rtp,
-                                  authenticate_every=self.authenticate_every,
-                                  on_unauthenticated=count_unauthenticated)
+        tap_receiver(transceiver.receiver, count, decode=False,
+                     process=self.process_rtp,
+                     authenticate_every=self.authenticate_every,
+                     on_unauthenticated=count_unauthenticated)
 
     async def close(self) -> None:
         await close_peer_connections(self.publisher_pc, self.subscriber_pc)

@@ -35,7 +35,7 @@ from typing import Any, Optional
 import aiohttp
 
 from client.rtc_client import PacketObserver
-from media import aiortc_hooks
+from media.aiortc import use_host_addresses
 
 from .class_load import (
     Member,
@@ -191,7 +191,7 @@ class JanusServer:
 
 async def run_janus(scenario: Scenario, args: argparse.Namespace, host: TestHost,
                     workdir: Path) -> dict[str, Any]:
-    aiortc_hooks.use_host_addresses((host.host_address,))
+    use_host_addresses((host.host_address,))
     run_dir = workdir / f"janus-{scenario.name}-n{scenario.size}"
     server = await JanusServer.start(host, run_dir, args.janus_audio, args.audio_level,
                                      *receive_options(args.receivers))

@@ -51,7 +51,7 @@ import redis.asyncio as aioredis
 from aiortc.rtp import RtpPacket
 
 from client.rtc_client import RemoteTrack
-from media import aiortc_hooks
+from media.aiortc import use_host_addresses
 from server.config import Settings
 from server.garbage import AFTER_DEPARTURES_INTERVAL_S
 from classroom.reactions import REACTIONS
@@ -553,7 +553,7 @@ def print_sample(s: Sample) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    aiortc_hooks.use_host_addresses((LOOPBACK,))
+    use_host_addresses((LOOPBACK,))
     with tempfile.TemporaryDirectory(prefix="aula-soak-") as tmp:
         workdir = Path(tmp)
         redis, redis_url = start_redis(workdir)

@@ -25,7 +25,8 @@ from aiortc import (
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
-from media import aiortc_hooks
+from media.aiortc import size_receive_buffers, tap_receiver
+from media.aiortc.datagrams import drain_receive_sockets
 from media.participant import RECEIVE_BUFFER_BYTES, close_peer_connections
 
 logger = logging.getLogger(__name__)
@@ -75,9 +76,9 @@ def prepare_load_receiver(pc: RTCPeerConnection) -> None:
     """Make a subscriber connection of a load client keep up as a browser would, with fifty
     more in its process: its sockets get the server's receive buffers (the default ~200 KB
     holds ~50 video packets on loopback, a busy 100 ms for the loop) and are drained at each
-    datagram (`aiortc_hooks.drain_receive_sockets`)."""
-    aiortc_hooks.size_receive_buffers(pc, RECEIVE_BUFFER_BYTES)
-    aiortc_hooks.drain_receive_sockets(pc)
+    datagram (`media.aiortc.datagrams.drain_receive_sockets`)."""
+    size_receive_buffers(pc, RECEIVE_BUFFER_BYTES)
+    drain_receive_sockets(pc)
 
 
 class SignalingError(Exception):
@@ -276,10 +277,10 @@ class RtcClient:
                 current.packets += 1
                 current.payload_bytes += size - SRTP_OVERHEAD_BYTES
 
-        aiortc_hooks.tap_receiver(transceiver.receiver, on_packet, decode=self.options.decode,
-                                  process=self.options.process_rtp,
-                                  authenticate_every=self.options.authenticate_every,
-                                  on_unauthenticated=on_unauthenticated)
+        tap_receiver(transceiver.receiver, on_packet, decode=self.options.decode,
+                     process=self.options.process_rtp,
+                     authenticate_every=self.options.authenticate_every,
+                     on_unauthenticated=on_unauthenticated)
 
     def track_from(self, identity: str, source: str) -> Optional[RemoteTrack]:
         for track in self.remote_tracks.values():

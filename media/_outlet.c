@@ -10,7 +10,7 @@
  * An Outlet is one m-line of a subscriber connection (media/sender_slot.py): the rewriter's
  * state, the header template, what its sender reports count, and the connection's Link. A Link
  * is the connection's current Destination (None while not connected), which
- * media/aiortc_hooks.py keeps up to date; the outlets of one connection share it.
+ * media/aiortc/dtls_send.py keeps up to date; the outlets of one connection share it.
  */
 
 #include "_packet_sender.h"

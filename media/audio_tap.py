@@ -104,7 +104,7 @@ class AudioTap:
                 self._decode(decoder, resampler, payload, media_time)
             self._handled += 1
 
-    def _decode(self, decoder: av.CodecContext, resampler: av.AudioResampler, payload: bytes,
+    def _decode(self, decoder: av.AudioCodecContext, resampler: av.AudioResampler, payload: bytes,
                 media_time: float) -> None:
         try:
             frames = decoder.decode(av.Packet(payload))

@@ -6,7 +6,7 @@ publishers hear a delay-based estimate (Janus sends a fixed cap instead). Two of
 most of its time without needing to: `RateCounter` walks its 1 ms buckets one by one for every
 millisecond since the last packet (~33 per frame), and `OveruseEstimator` finds the smallest of
 its last 60 frame periods with a Python loop, per frame. The replacements compute exactly the
-same values (tests/media/test_bitrate_estimator.py feeds both the same traffic); aiortc_hooks
+same values (tests/media/test_bitrate_estimator.py feeds both the same traffic); media/aiortc/rate.py
 makes every estimator aiortc builds use them.
 
 While it sees overuse, aiortc's estimator hands out a REMB for every packet (on a busy server,

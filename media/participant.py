@@ -19,8 +19,10 @@ from aiortc.sdp import candidate_from_sdp
 
 from events.event import iso
 
-from . import aiortc_hooks
+from .aiortc import datagrams_heard as datagrams_heard_on
+from .aiortc import dtls_transports, set_remote_description, size_receive_buffers
 from .connectivity import Connectivity
+from .lifecycle import cancel_and_wait
 from .exceptions import MediaError, NegotiationError, NotFound, PermissionDenied
 from .ice_policy import IcePolicy
 from .permissions import Permissions, Role, Source
@@ -53,6 +55,7 @@ class Participant:
         sdp_turns: SdpTurns,
         on_publication: Callable[["Participant", Publication], None],
         on_unpublication: Callable[["Participant", Publication], None],
+        on_close: Callable[["Participant"], None],
     ) -> None:
         self.sid = "PA_" + secrets.token_hex(6)
         self.identity = identity
@@ -70,6 +73,8 @@ class Participant:
         self._sdp_turns = sdp_turns
         self._on_publication = on_publication
         self._on_unpublication = on_unpublication
+        self._on_close = on_close
+        self._closing: Optional[asyncio.Task[None]] = None
         # max-bundle: aiortc's "balanced" policy can leave an m-line added before the first
         # answer on a transport that is never connected (it shares a not-yet-bundled one).
         configuration = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
@@ -102,12 +107,11 @@ class Participant:
         """Its peer connections' states, ICE's and DTLS's (a log line's detail)."""
         return "; ".join(
             f"{name} {pc.connectionState} (ICE {pc.iceConnectionState}, DTLS "
-            f"{','.join(sorted({t.state for t in aiortc_hooks.dtls_transports(pc)})) or '-'})"
+            f"{','.join(sorted({t.state for t in dtls_transports(pc)})) or '-'})"
             for name, pc in (("publisher", self.publisher_pc), ("subscriber", self.subscriber_pc)))
 
     def datagrams_heard(self) -> int:
-        return (aiortc_hooks.datagrams_heard(self.publisher_pc)
-                + aiortc_hooks.datagrams_heard(self.subscriber_pc))
+        return datagrams_heard_on(self.publisher_pc) + datagrams_heard_on(self.subscriber_pc)
 
     def publication_for(self, source: Source) -> Optional[Publication]:
         for publication in self.publications.values():
@@ -129,10 +133,10 @@ class Participant:
             raise NegotiationError(f"tracks name mids not in the offer: {', '.join(sorted(missing))}")
         async with self._publisher_lock, self._sdp_turns.turn(URGENT):
             try:
-                await aiortc_hooks.set_remote_description(self.publisher_pc, sdp, "offer", description)
+                await set_remote_description(self.publisher_pc, sdp, "offer", description)
                 answer = await self.publisher_pc.createAnswer()
                 await self.publisher_pc.setLocalDescription(answer)
-                aiortc_hooks.size_receive_buffers(self.publisher_pc, RECEIVE_BUFFER_BYTES)
+                size_receive_buffers(self.publisher_pc, RECEIVE_BUFFER_BYTES)
             except APPLY_ERRORS as exc:
                 raise NegotiationError(f"could not apply the offer: {exc}") from exc
             self._update_publications(sources)
@@ -260,7 +264,7 @@ class Participant:
         try:
             async with self._sdp_turns.turn(URGENT):
                 sdp = self._ice_policy.filter_sdp(sdp)
-                await aiortc_hooks.set_remote_description(
+                await set_remote_description(
                     self.subscriber_pc, sdp, "answer", check_session_description(sdp))
         except NegotiationError:
             self._negotiation_needed = True  # offer again rather than hang on a bad answer
@@ -301,22 +305,33 @@ class Participant:
         """Until an answer to a subscriber offer has been applied, it closes, or `timeout` passes."""
         waits = [asyncio.ensure_future(self._subscriber_negotiated.wait()),
                  asyncio.ensure_future(self._closed_event.wait())]
-        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        for wait in waits:
-            wait.cancel()
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await cancel_and_wait(*waits)
 
     async def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self._closed_event.set()
-        if self._negotiation_task is not None:
-            self._negotiation_task.cancel()
-        for publication in list(self.publications.values()):
-            publication.close()
-        for subscription in list(self.subscriptions.values()):
-            subscription.close()
-        await close_peer_connections(self.publisher_pc, self.subscriber_pc)
+        """End its negotiation, close its publications, subscriptions and peer connections,
+        then tell its room. Idempotent: every call waits for the one close (a caller cancelled
+        meanwhile stops waiting, the close goes on); `closed` is set at once."""
+        if self._closing is None:
+            self.closed = True
+            self._closed_event.set()
+            self._closing = asyncio.ensure_future(self._close())
+        if asyncio.current_task() in (self._negotiation_task, self._closing):
+            return  # the close ends (or is) this task: it cannot wait for the close
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
+        try:
+            await cancel_and_wait(self._negotiation_task)
+            for publication in list(self.publications.values()):
+                publication.close()
+            for subscription in list(self.subscriptions.values()):
+                subscription.close()
+            await close_peer_connections(self.publisher_pc, self.subscriber_pc)
+        finally:
+            self._on_close(self)
 
 
 def _codec_preferences(publication: Publication) -> list[RTCRtpCodecCapability]:
@@ -340,15 +355,21 @@ def _codec_preferences(publication: Publication) -> list[RTCRtpCodecCapability]:
 # at 1 + 30), and a close cut short leaves the rest's RTP/RTCP tasks and the ICE socket running
 # for good (the soak benchmark's task leak). Past the bound it finishes in the background.
 PC_CLOSE_TIMEOUT_S = 5.0
-_closing_in_background: set["asyncio.Future[list[object]]"] = set()
+_closing_in_background: set["asyncio.Task[None]"] = set()
 
 
 async def close_peer_connections(*connections: RTCPeerConnection) -> None:
-    closing = asyncio.ensure_future(asyncio.gather(*(pc.close() for pc in connections),
-                                                   return_exceptions=True))
+    closing = asyncio.ensure_future(_close_each(connections))
     try:
         await asyncio.wait_for(asyncio.shield(closing), PC_CLOSE_TIMEOUT_S)
     except asyncio.TimeoutError:
         logger.warning("peer connections did not close within %s s; still closing", PC_CLOSE_TIMEOUT_S)
         _closing_in_background.add(closing)
         closing.add_done_callback(_closing_in_background.discard)
+
+
+async def _close_each(connections: tuple[RTCPeerConnection, ...]) -> None:
+    results = await asyncio.gather(*(pc.close() for pc in connections), return_exceptions=True)
+    for result in results:
+        if isinstance(result, Exception):
+            logger.warning("a peer connection failed to close: %r", result)

@@ -11,10 +11,11 @@ from aiortc import RTCRtpReceiver, clock
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
-from . import aiortc_hooks, packet_sender
+from . import packet_sender
 from engagement.speaking import SPEAKING_DBOV, TalkTimer
 
 from ._packet_sender import Outlet
+from .aiortc import request_keyframe, tap_receiver
 from .audio_tap import AudioTap, SpeechObserver
 from .keyframes import KeyframeRequester, keyframe_detector
 from .packet_history import AudioLevel, PacketHistory
@@ -84,7 +85,7 @@ class Publication:
         # While the class is recorded: this track's file writer.
         self.recorder: Optional["TrackRecorder"] = None
         self._first_timestamp: Optional[int] = None
-        aiortc_hooks.tap_receiver(receiver, self._on_packet, decode=False)
+        tap_receiver(receiver, self._on_packet, decode=False)
 
     @property
     def muted(self) -> bool:
@@ -224,7 +225,7 @@ class Publication:
 
     def _send_keyframe_request(self) -> None:
         if self._media_ssrc is not None and not self.closed:
-            aiortc_hooks.request_keyframe(self.receiver, self._media_ssrc)
+            request_keyframe(self.receiver, self._media_ssrc)
 
     def close(self) -> None:
         if self.closed:

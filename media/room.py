@@ -13,6 +13,7 @@ from engagement.speaking import ActiveSpeakerDetector
 from .connectivity import Change
 from .exceptions import JoinRefused, NotFound, PermissionDenied
 from .ice_policy import IcePolicy
+from .lifecycle import cancel_and_wait
 from .participant import ANSWER_TIMEOUT_S, Participant, Signal
 from .permissions import Permissions, Role, Source
 from .publication import Publication
@@ -68,6 +69,12 @@ class Room:
         # Participants whose socket dropped, kept for a reconnect grace: identity → timer.
         self._graces: dict[str, asyncio.TimerHandle] = {}
         self._second_rounds: set[asyncio.Future[None]] = set()
+        # Participants leaving on a task of their own (a dropped connection, an expired grace):
+        # a close waits for them, it does not cut a leave short.
+        self._leaving: set[asyncio.Future[None]] = set()
+        # Participants removed whose close may still be under way (a leave cancelled by its caller).
+        self._closing_participants: set[Participant] = set()
+        self._closing: Optional[asyncio.Task[None]] = None
 
     def describe(self) -> dict[str, Any]:
         return {"session_id": self.session_id, "title": self.title, "locked": self.locked}
@@ -95,7 +102,8 @@ class Room:
         self.check_admission(identity, role)
         previous = self.participants.get(identity)
         participant = Participant(identity, name, role, permissions, signal, self._ice_policy,
-                                  self._sdp_turns, self._publication_added, self._publication_removed)
+                                  self._sdp_turns, self._publication_added, self._publication_removed,
+                                  self._participant_closed)
         if previous is not None:
             participant.connectivity.continue_from(previous.connectivity, time.time())
             # The old connection (another tab, a page that did not notice its reload) is told why.
@@ -145,18 +153,26 @@ class Room:
         except Exception:
             logger.warning("%s cannot subscribe (connection closed?); dropping it",
                            participant.identity, exc_info=True)
-            asyncio.ensure_future(self.leave(participant, "disconnected"))
+            self._leave_later(participant, "disconnected")
+
+    def _leave_later(self, participant: Participant, reason: str) -> None:
+        """`leave` on a task of its own, which the room's close waits for."""
+        leaving = asyncio.ensure_future(self.leave(participant, reason))
+        self._leaving.add(leaving)
+        leaving.add_done_callback(self._leaving.discard)
 
     def disconnected(self, participant: Participant, grace_s: float) -> None:
         """Its signaling socket dropped: a reload or a short network loss may bring it back
         (replacing it); if not, it leaves when the grace runs out."""
         def expire() -> None:
             self._graces.pop(participant.identity, None)
-            asyncio.ensure_future(self.leave(participant, "disconnected"))
+            self._leave_later(participant, "disconnected")
 
         previous = self._graces.pop(participant.identity, None)
         if previous is not None:
-            previous.cancel()
+            previous.cancel()  # a timer, not a task: nothing to wait for
+        if self.closed:
+            return
         self._graces[participant.identity] = asyncio.get_running_loop().call_later(grace_s, expire)
 
     async def _watch_connectivity(self) -> None:
@@ -171,7 +187,7 @@ class Room:
                                    participant.identity, participant.connection_states())
                     participant.signal({"type": "participant_left", "identity": participant.identity,
                                         "reason": "connection_lost"})
-                    asyncio.ensure_future(self.leave(participant, "connection_lost"))
+                    self._leave_later(participant, "connection_lost")
                     continue
                 change = participant.connectivity.poll(participant.datagrams_heard(), now)
                 if change is None:
@@ -187,15 +203,30 @@ class Room:
             await self._remove(participant, reason)
 
     async def _remove(self, participant: Participant, reason: str) -> None:
+        self._forget(participant)
+        self._closing_participants.add(participant)  # until its close tells the room
+        await participant.close()
+        self._announce_left(participant, reason)
+
+    def _forget(self, participant: Participant) -> None:
         del self.participants[participant.identity]
         self._speakers.forget(participant.identity)
         if participant.identity in self._last_speakers:
             self._last_speakers.remove(participant.identity)
             self._observe("speaking_changed", participant.identity, False)
-        await participant.close()
+
+    def _announce_left(self, participant: Participant, reason: str) -> None:
         self.broadcast({"type": "participant_left", "identity": participant.identity,
                         "reason": reason})
         self._observe("participant_left", participant, reason)
+
+    def _participant_closed(self, participant: Participant) -> None:
+        """A participant closed: one closed by the room is gone from it already; one that
+        closed on its own (`participant.close()`) leaves now."""
+        self._closing_participants.discard(participant)
+        if self.participants.get(participant.identity) is participant:
+            self._forget(participant)
+            self._announce_left(participant, "closed")
 
     def _observe(self, method: str, *args: Any) -> None:
         try:
@@ -298,17 +329,33 @@ class Room:
             publication.speaking = publication.owner in speaking
 
     async def close(self, reason: str = "room_closed") -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self._speaker_task.cancel()
-        self._connectivity_task.cancel()
-        for grace in self._graces.values():
-            grace.cancel()
-        self._graces.clear()
-        for participant in list(self.participants.values()):
-            participant.signal({"type": "participant_left", "identity": participant.identity,
-                                "reason": reason})
-            await self._remove(participant, reason)
-        self._on_close(self)
-        self._observe("room_closed", reason)
+        """End the room's tasks, close every participant (each its publications and
+        subscriptions), then tell the SFU. Idempotent: every call waits for the one close (a
+        caller cancelled meanwhile stops waiting, the close goes on); `closed` is set at once."""
+        if self._closing is None:
+            self.closed = True
+            self._closing = asyncio.ensure_future(self._close(reason))
+        current = asyncio.current_task()
+        if current is self._closing or current in self._leaving or current in self._second_rounds:
+            return  # the close waits for (or ends) this task: it cannot wait for the close
+        await asyncio.shield(self._closing)
+
+    async def _close(self, reason: str) -> None:
+        try:
+            await cancel_and_wait(self._speaker_task, self._connectivity_task, *self._second_rounds)
+            for grace in self._graces.values():
+                grace.cancel()  # timers, not tasks: nothing to wait for
+            self._graces.clear()
+            for participant in list(self.participants.values()):
+                participant.signal({"type": "participant_left", "identity": participant.identity,
+                                    "reason": reason})
+                await self._remove(participant, reason)
+            # Leaves under way finish (their participants' closes are bounded), as do closes
+            # whose leave was cancelled by its caller.
+            while self._leaving or self._closing_participants:
+                await asyncio.gather(*self._leaving,
+                                     *(p.close() for p in list(self._closing_participants)),
+                                     return_exceptions=True)
+        finally:
+            self._on_close(self)
+            self._observe("room_closed", reason)

@@ -40,7 +40,7 @@ def check_session_description(sdp: str) -> SessionDescription:
     for media in description.media:
         if media.port == 0:
             continue
-        if not media.ice.usernameFragment or not media.ice.password:
+        if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
             raise NegotiationError(f"media section {media.rtp.muxId or media.kind} has no ICE credentials")
         if media.dtls is None or not media.dtls.fingerprints:
             raise NegotiationError(f"media section {media.rtp.muxId or media.kind} has no DTLS fingerprint")

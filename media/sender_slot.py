@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Optional
 from aiortc import MediaStreamTrack, RTCRtpTransceiver
 from aiortc.mediastreams import MediaStreamError
 
-from .aiortc_hooks import (
+from .aiortc import (
     ABS_SEND_TIME_URI,
     AUDIO_LEVEL_URI,
     MID_URI,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Optional
 
-from . import aiortc_hooks, packet_sender
+from . import packet_sender
+from .aiortc import use_host_addresses
 from .ice_policy import IcePolicy
 from .participant import Participant
 from .room import Room
@@ -17,7 +18,7 @@ class SFU:
     def __init__(
         self, ice_addresses: tuple[str, ...] = (), ice_allowed_networks: tuple[str, ...] = ()
     ) -> None:
-        aiortc_hooks.use_host_addresses(ice_addresses)
+        use_host_addresses(ice_addresses)
         self._ice_policy = IcePolicy(ice_allowed_networks)
         self._sdp_turns = SdpTurns()  # one loop forwards every room: they take turns too
         self.rooms: dict[str, Room] = {}

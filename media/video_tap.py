@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, Literal, Optional
 
 import av
 import numpy as np
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 # Decoded grayscale frame → whatever looks at it (runs on the tap's thread).
 FrameObserver = Callable[[np.ndarray], None]
-DECODERS = {"video/vp8": "vp8", "video/h264": "h264"}
+DECODERS: dict[str, Literal["vp8", "h264"]] = {"video/vp8": "vp8", "video/h264": "h264"}
 # A keyframe that has not completed within this many packets is abandoned (loss).
 MAX_FRAME_PACKETS = 400
 

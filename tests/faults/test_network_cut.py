@@ -16,7 +16,7 @@ import pytest
 from client import ClientOptions, RtcClient
 from events.event import parse_iso
 from events.schema import validate
-from media import aiortc_hooks
+from media.aiortc import consent
 from media.connectivity import LOST_AFTER_S
 from tests.classroom.test_live_session import of_type, roster
 from tests.synthetic import EncodedToneTrack, EncodedVideoTrack
@@ -163,7 +163,7 @@ async def test_a_student_whose_connection_fails_is_removed_and_the_class_goes_on
     (closing its signaling socket, so a browser rejoins) instead of keeping it in the room."""
     import aioice.ice
     monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.5)  # expires in ~4 s, not 30 s
-    monkeypatch.setattr(aiortc_hooks, "CONSENT_EXPIRY_S", 1.0)
+    monkeypatch.setattr(consent, "CONSENT_EXPIRY_S", 1.0)
     sid, teacher, kim, arrivals = await start_class(aula_server)
     sam = await join_publishing_student(aula_server, sid, kim)
     try:

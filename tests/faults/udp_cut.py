@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from aioice.ice import StunProtocol
 
-from media import aiortc_hooks
+from media.aiortc import dtls_send
 from media.room import Room
 
 
@@ -88,7 +88,7 @@ class UdpCut:
         """Wrap every ICE socket opened from now on; returns the undo."""
         original_made = StunProtocol.connection_made
         original_received = StunProtocol.datagram_received
-        original_send_protected = aiortc_hooks._send_protected
+        original_send_protected = dtls_send.send_protected
         cutter = self
 
         def send_protected(dtls: Any, data: bytes, rtcp: bool) -> bool:
@@ -107,11 +107,11 @@ class UdpCut:
 
         StunProtocol.connection_made = connection_made  # type: ignore[method-assign]
         StunProtocol.datagram_received = datagram_received  # type: ignore[method-assign]
-        aiortc_hooks._send_protected = send_protected  # type: ignore[assignment]
+        dtls_send.send_protected = send_protected  # type: ignore[assignment]
 
         def undo() -> None:
             StunProtocol.connection_made = original_made  # type: ignore[method-assign]
             StunProtocol.datagram_received = original_received  # type: ignore[method-assign]
-            aiortc_hooks._send_protected = original_send_protected  # type: ignore[assignment]
+            dtls_send.send_protected = original_send_protected  # type: ignore[assignment]
 
         return undo

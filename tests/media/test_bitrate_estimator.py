@@ -9,7 +9,7 @@ import aiortc.rate
 import pytest
 from aiortc.rate import RemoteBitrateEstimator
 
-from media.aiortc_hooks import AIORTC_OVERUSE_ESTIMATOR, AIORTC_RATE_COUNTER
+from media.aiortc.rate import AIORTC_OVERUSE_ESTIMATOR, AIORTC_RATE_COUNTER
 from media.bitrate_estimator import REMB_DROP_RATIO, FastOveruseEstimator, RembPacer, WindowRateCounter
 
 

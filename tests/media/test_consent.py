@@ -10,7 +10,7 @@ import aioice.ice
 import aioice.stun
 import pytest
 
-from media import aiortc_hooks
+from media.aiortc import consent, use_host_addresses
 
 LOOPBACK = "127.0.0.1"
 
@@ -45,11 +45,11 @@ def answer_late(connection: aioice.Connection, delay_s: float) -> None:
 
 @pytest.fixture
 def fast_consent(monkeypatch: pytest.MonkeyPatch) -> None:
-    aiortc_hooks.use_host_addresses((LOOPBACK,))
+    use_host_addresses((LOOPBACK,))
     monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.2)
-    monkeypatch.setattr(aiortc_hooks, "CONSENT_EXPIRY_S", 3.0)
+    monkeypatch.setattr(consent, "CONSENT_EXPIRY_S", 3.0)
     yield
-    aiortc_hooks.use_host_addresses(())
+    use_host_addresses(())
 
 
 async def test_consent_answered_a_second_late_keeps_the_connection(fast_consent: None) -> None:

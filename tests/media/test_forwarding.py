@@ -11,7 +11,8 @@ import pytest
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import RtpPacket, is_rtcp
 
-from media import Source, aiortc_hooks
+from media import Source
+from media.aiortc.dtls_send import link_of
 from client import ClientOptions, RemoteTrack, RtcClient
 from tests.synthetic import AUDIO_RATE, ColourTrack, ToneTrack, dominant_frequency
 
@@ -130,14 +131,14 @@ async def test_a_departed_subscribers_socket_is_let_go_with_its_connection(aula_
         await subscriber.wait_for_tracks(1)
         room = aula_server.sfu.rooms[session["id"]]
         dtls = room.participants["student"].subscriber_pc.getTransceivers()[0].sender.transport
-        socket_inode = os.fstat(aiortc_hooks.link_of(dtls).destination.fd).st_ino
+        socket_inode = os.fstat(link_of(dtls).destination.fd).st_ino
         assert len(descriptors_of(socket_inode)) == 2  # the connection's and the sender's
         await subscriber.close()
         for _ in range(100):  # no one else is sent anything: nothing but the close lets it go
             if "student" not in room.participants and not descriptors_of(socket_inode):
                 break
             await asyncio.sleep(0.05)
-        assert aiortc_hooks.link_of(dtls).destination is None
+        assert link_of(dtls).destination is None
         assert descriptors_of(socket_inode) == []
     finally:
         await publisher.close()

@@ -14,16 +14,16 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, VideoStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpRrPacket
 
-from media import aiortc_hooks
+from media.aiortc import datagrams, tap_receiver, use_host_addresses
 
 LOOPBACK = "127.0.0.1"
 
 
 @pytest.fixture
 def loopback_only() -> Any:
-    aiortc_hooks.use_host_addresses((LOOPBACK,))
+    use_host_addresses((LOOPBACK,))
     yield
-    aiortc_hooks.use_host_addresses(())
+    use_host_addresses(())
 
 
 async def connect(decode: bool, on_packet: Any) -> tuple[RTCPeerConnection, RTCPeerConnection, Any]:
@@ -34,7 +34,7 @@ async def connect(decode: bool, on_packet: Any) -> tuple[RTCPeerConnection, RTCP
     @receiver_pc.on("track")
     def on_track(track: Any) -> None:
         receiver = next(t.receiver for t in receiver_pc.getTransceivers() if t.receiver.track is track)
-        aiortc_hooks.tap_receiver(receiver, on_packet, decode=decode)
+        tap_receiver(receiver, on_packet, decode=decode)
 
     await sender_pc.setLocalDescription(await sender_pc.createOffer())
     await receiver_pc.setRemoteDescription(sender_pc.localDescription)
@@ -62,7 +62,7 @@ async def test_rtp_is_handled_on_arrival_and_rtcp_still_flows(loopback_only: Non
     monkeypatch.setattr(RTCDtlsTransport, "_handle_rtp_data", counting)
     in_callback: list[bool] = []
     inside = [False]
-    datagram_received = aiortc_hooks._datagram_received
+    datagram_received = datagrams.datagram_received
 
     def marking(protocol: Any, data: bytes, addr: Any) -> None:
         inside[0] = True
@@ -122,10 +122,9 @@ async def test_a_load_client_counts_every_packet_and_authenticates_one_in_n(loop
 
     @receiver_pc.on("track")
     def on_track(track: Any) -> None:
-        aiortc_hooks.tap_receiver(receiver_pc.getTransceivers()[0].receiver,
-                                  lambda packet, codec: authenticated.append(packet), decode=False,
-                                  process=False, authenticate_every=4,
-                                  on_unauthenticated=counted.append)
+        tap_receiver(receiver_pc.getTransceivers()[0].receiver,
+                     lambda packet, codec: authenticated.append(packet), decode=False,
+                     process=False, authenticate_every=4, on_unauthenticated=counted.append)
 
     await sender_pc.setLocalDescription(await sender_pc.createOffer())
     await receiver_pc.setRemoteDescription(sender_pc.localDescription)
@@ -153,7 +152,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.handled: list[bytes] = []
-        self.__dict__[aiortc_hooks._RTP_HANDLER] = self.handle
+        self.__dict__[datagrams.RTP_HANDLER] = self.handle
 
     def handle(self, data: bytes) -> bool:
         self.handled.append(data)
@@ -169,14 +168,14 @@ def test_a_busy_drained_socket_is_read_empty(drained: bool) -> None:
     iteration, so a socket receiving far more than its neighbours falls behind them."""
     receiver = Receiver()
     sent = [bytes([0x80, 96]) + i.to_bytes(2, "big") + bytes(100)
-            for i in range(aiortc_hooks.DRAIN_BATCH)]
+            for i in range(datagrams.DRAIN_BATCH)]
 
     async def scenario() -> int:
         loop = asyncio.get_running_loop()
         transport, protocol = await loop.create_datagram_endpoint(
             lambda: aioice.ice.StunProtocol(receiver), local_addr=(LOOPBACK, 0))
         if drained:
-            protocol.__dict__[aiortc_hooks._DRAIN] = aiortc_hooks._Drain(
+            protocol.__dict__[datagrams.DRAIN] = datagrams.Drain(
                 loop, transport.get_extra_info("socket").fileno())
         sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
@@ -216,8 +215,7 @@ async def test_a_receiver_whose_packets_aiortc_never_sees_runs_no_rtcp_loop(
     @receiver_pc.on("track")
     def on_track(track: Any) -> None:
         receiver = next(t.receiver for t in receiver_pc.getTransceivers() if t.receiver.track is track)
-        aiortc_hooks.tap_receiver(receiver, lambda packet, codec: received.append(1),
-                                  decode=False, process=False)
+        tap_receiver(receiver, lambda packet, codec: received.append(1), decode=False, process=False)
 
     try:
         await sender_pc.setLocalDescription(await sender_pc.createOffer())

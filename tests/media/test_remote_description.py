@@ -7,19 +7,19 @@ from typing import Any
 import pytest
 from aiortc import RTCPeerConnection
 
-from media import aiortc_hooks
+from media.aiortc import remote_description
 from media.sdp import check_session_description
 
 
 async def test_an_answer_checked_by_the_sfu_is_not_parsed_again_by_aiortc(monkeypatch: pytest.MonkeyPatch) -> None:
     parsed: list[str] = []
-    aiortc_parse = aiortc_hooks._AIORTC_PARSE
+    aiortc_parse = remote_description.AIORTC_PARSE
 
     def counting_parse(cls: Any, sdp: str) -> Any:
         parsed.append(sdp)
         return aiortc_parse(cls, sdp)
 
-    monkeypatch.setattr(aiortc_hooks, "_AIORTC_PARSE", counting_parse)
+    monkeypatch.setattr(remote_description, "AIORTC_PARSE", counting_parse)
     server, client = RTCPeerConnection(), RTCPeerConnection()
     try:
         for kind in ("audio", "video", "video"):
@@ -30,7 +30,7 @@ async def test_an_answer_checked_by_the_sfu_is_not_parsed_again_by_aiortc(monkey
         answer = client.localDescription.sdp
         parsed.clear()
 
-        await aiortc_hooks.set_remote_description(server, answer, "answer", check_session_description(answer))
+        await remote_description.set_remote_description(server, answer, "answer", check_session_description(answer))
         assert parsed == [answer]  # the check's parse only
         assert server.signalingState == "stable"
         assert [t.currentDirection for t in server.getTransceivers()] == ["sendonly"] * 3
