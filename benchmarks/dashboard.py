@@ -30,6 +30,7 @@ import aiohttp
 from engagement.attendance import AttendanceRecord
 from events import Event, EventType
 from events.bus import session_stream
+from events.types import FlagRaised, SpeakingStarted
 from engagement.attendance_store import AttendanceStore
 from server.context import CONTEXT
 from server.dashboard import DASHBOARD
@@ -69,8 +70,7 @@ async def fill(server: AulaServer, sessions: int, live: int, students: int, minu
                             "present_s": float(second), "talk_time_s": 1.0, "score": (second // 30) % 100,
                             "score_parts": {}}, entry["identity"], start + second)
                     else:
-                        event = Event(EventType.ENGAGEMENT_SIGNAL, session["id"], {"signal": "speaking_started"},
-                                      entry["identity"], start + second)
+                        event = Event.of(SpeakingStarted(), session["id"], entry["identity"], start + second)
                     # The entry id a live XADD would have given it: its time.
                     pipe.xadd(session_stream(session["id"]), {"event": event.to_json()},
                               id=f"{int(event.ts * 1000)}-{sequence}")
@@ -122,9 +122,8 @@ async def feed_latency(server: AulaServer, http: aiohttp.ClientSession, token: s
     await asyncio.sleep(0.5)  # every feed past its first XREAD
     bus = server.app[CONTEXT].bus
     for n in range(events):
-        event = Event(EventType.FLAG_RAISED, session_id, {"kind": "at_risk", "reason": f"benchmark {n}",
-                                                           "severity": "info", "cause_event_id": "evt_000000000000000000000001"},
-                      "s0-0")
+        event = Event.of(FlagRaised(kind="at_risk", reason=f"benchmark {n}", severity="info",
+                                    cause_event_id="evt_000000000000000000000001"), session_id, "s0-0")
         published[event.id] = time.perf_counter()
         await bus.publish(event)
         await asyncio.sleep(0.02)

@@ -13,7 +13,8 @@ import random
 import time
 from pathlib import Path
 
-from events.event import Event, EventType, iso
+from events.event import Event, iso
+from events.types import EngagementSnapshot, SessionStarted, TranscriptFinal
 from summaries.draft import draft_summary
 from summaries.embeddings import SentenceEmbedder
 from summaries.evidence import class_record
@@ -33,24 +34,23 @@ PATTERNS = ["Today we look at how {a} relates to {b}.", "Remember that {a} depen
 def class_events(minutes: int, students: int, rng: random.Random) -> list[dict]:
     session = "ses_00000000000000aa"
     t0 = time.time()
-    events = [Event(EventType.SESSION_STARTED, session, {"title": "Benchmark", "scheduled_start": iso(t0),
-                                                         "scheduled_end": iso(t0 + 3600), "started_at": iso(t0)},
-                    ts=t0).envelope()]
+    events = [Event.of(SessionStarted(title="Benchmark", scheduled_start=iso(t0), scheduled_end=iso(t0 + 3600),
+                                      started_at=iso(t0)), session, at=t0).envelope()]
     subjects = list(SUBJECTS)
     for n in range(minutes * 12):
         subject = subjects[min(len(subjects) - 1, n * len(subjects) // (minutes * 12))]
         a, b = rng.sample(SUBJECTS[subject], 2)
         speaker = "teacher" if rng.random() < 0.8 else f"s{rng.randrange(students)}"
-        events.append(Event(EventType.TRANSCRIPT_FINAL, session, {
-            "name": speaker, "utterance_id": f"TR_000000000001-{n}", "start": n * 5.0, "end": n * 5.0 + 4,
-            "text": rng.choice(PATTERNS).format(a=a, b=b), "words": [], "confidence": 0.9, "language": "en"},
-            speaker, ts=t0 + n * 5 + 4).envelope())
+        events.append(Event.of(TranscriptFinal(
+            name=speaker, utterance_id=f"TR_000000000001-{n}", start=n * 5.0, end=n * 5.0 + 4,
+            text=rng.choice(PATTERNS).format(a=a, b=b), words=[], confidence=0.9, language="en"),
+            session, speaker, at=t0 + n * 5 + 4).envelope())
     for s in range(students):
-        events.append(Event(EventType.ENGAGEMENT_SNAPSHOT, session, {
-            "present_s": minutes * 60, "talk_time_s": rng.uniform(0, 120), "speaking_turns": rng.randrange(10),
-            "camera_on_s": minutes * 60, "visible_s": minutes * 60, "messages": rng.randrange(5), "hands": 1,
-            "reactions": 0, "polls_answered": 0, "polls_correct": 0, "score": rng.uniform(10, 90),
-            "score_parts": None}, f"s{s}", ts=t0 + minutes * 60).envelope())
+        events.append(Event.of(EngagementSnapshot(
+            present_s=minutes * 60, talk_time_s=rng.uniform(0, 120), speaking_turns=rng.randrange(10),
+            camera_on_s=minutes * 60, visible_s=minutes * 60, messages=rng.randrange(5), hands=1,
+            reactions=0, polls_answered=0, polls_correct=0, score=rng.uniform(10, 90),
+            score_parts=None), session, f"s{s}", at=t0 + minutes * 60).envelope())
     return events
 
 

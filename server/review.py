@@ -12,7 +12,8 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from events import Event, EventType
+from events import Event
+from events.types import SummaryApproved, SummaryRejected
 from summaries.store import SummaryConflict, SummaryEditInvalid, SummaryMissing, SummaryStore
 
 from .api import error, json_object, path_session
@@ -36,7 +37,7 @@ async def _edit(context: AppContext, session: Session, by: str, body: dict[str, 
 async def _approve(context: AppContext, session: Session, by: str, body: dict[str, Any]) -> dict[str, Any]:
     summary = await _store(context).approve(session.id, by)
     students = [student["identity"] for student in summary["students"]]
-    await context.bus.publish(Event(EventType.SUMMARY_APPROVED, session.id, {"by": by, "students": students}, by))
+    await context.bus.publish(Event.of(SummaryApproved(by=by, students=students), session.id, by))
     return summary
 
 
@@ -45,7 +46,7 @@ async def _reject(context: AppContext, session: Session, by: str, body: dict[str
     if not isinstance(reason, str):
         raise SummaryEditInvalid("reason must be text")
     summary = await _store(context).reject(session.id, by, reason)
-    await context.bus.publish(Event(EventType.SUMMARY_REJECTED, session.id, {"by": by, "reason": reason}, by))
+    await context.bus.publish(Event.of(SummaryRejected(by=by, reason=reason), session.id, by))
     return summary
 
 
