@@ -14,7 +14,7 @@ LAYERS: list[set[str]] = [
     {"classroom", "dashboards"},                                # the live class; the operations dashboard's data
     {"media"},                                                  # the SFU
     {"engagement", "transcription", "summaries", "workflows"},  # what the class's media and events mean
-    {"recording", "sessions"},                                  # what is kept per session
+    {"recording", "sessions", "fleet"},                         # what is kept per session; the nodes
     {"events"},                                                 # the bus, the envelope
 ]
 PEERS_ALLOWED = {("workflows", "summaries")}  # approved summaries go to guardians
