@@ -2,7 +2,7 @@
 
 Written against aiortc 1.16.0 (aioice 0.13.0). Replaces, on one
 `aiortc.rtcdtlstransport.RTCDtlsTransport` instance, its method `_send_rtp` (aiortc's path,
-`RTCDtlsTransport._send_rtp` → `RTCIceTransport._send` → aioice `Connection.sendto` →
+`RTCDtlsTransport._send_rtp` → `RTCIceTransport._send` (aioice `Connection.send`) →
 `StunProtocol.send_data`, is four coroutines deep for one `sendto`, and protects on the loop).
 Reads `RTCDtlsTransport._state` (`aiortc.rtcdtlstransport.State`), `RTCDtlsTransport._tx_srtp`
 (the pylibsrtp session handed to the thread, which must then be its only user),
