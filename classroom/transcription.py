@@ -15,9 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional
 
-from events import EventType
+from events.types import TranscriptFinal, TranscriptPartial, Word
 from media import Participant, Publication
-from transcription.faster_whisper_engine import FasterWhisperEngine, WhisperSettings
+from transcription.faster_whisper_engine import WhisperSettings
+from transcription.registry import create_engine
 from transcription.remote import RemoteScheduler
 from transcription.scheduler import RecognitionScheduler, Recognizer
 from transcription.speaker_stream import SpeakerStream, Transcript
@@ -41,7 +42,7 @@ class SpeechServices:
         self.language = language
         self.scheduler: Optional[Recognizer] = None
         if whisper is not None:
-            self.scheduler = RecognitionScheduler(FasterWhisperEngine(whisper), whisper.workers)
+            self.scheduler = RecognitionScheduler(create_engine(whisper), whisper.workers, owns_engine=True)
         elif remote_redis_url is not None:
             self.scheduler = RemoteScheduler(remote_redis_url)
 
@@ -115,15 +116,15 @@ class SessionTranscripts:
                    "text": transcript.text, "start": start, "end": end}
         if not transcript.final:
             caption["stable_text"] = transcript.stable_text
-            self._emit(EventType.TRANSCRIPT_PARTIAL, {
-                "name": name, "utterance_id": utterance_id, "start": start, "end": end,
-                "text": transcript.text, "stable_text": transcript.stable_text}, identity)
+            self._emit(TranscriptPartial(
+                name=name, utterance_id=utterance_id, start=start, end=end,
+                text=transcript.text, stable_text=transcript.stable_text), identity)
             self._broadcast(caption)
             return
-        event = self._emit(EventType.TRANSCRIPT_FINAL, {
-            "name": name, "utterance_id": utterance_id, "start": start, "end": end,
-            "text": transcript.text, "words": segment.words, "confidence": transcript.confidence,
-            "language": self._services.language}, identity)
+        event = self._emit(TranscriptFinal(
+            name=name, utterance_id=utterance_id, start=start, end=end,
+            text=transcript.text, words=[Word(**word) for word in segment.words],
+            confidence=transcript.confidence, language=self._services.language), identity)
         self._broadcast(caption)
         segment = replace(segment, event_id=event.id)
         files = self.files

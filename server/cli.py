@@ -1,4 +1,6 @@
-"""The `aula` command: `aula serve` (also `python -m server`), `aula asr-worker`."""
+"""The `aula` command: `aula serve` (also `python -m server`), `aula worker`, `aula asr-worker`,
+`aula transcribe`, `aula export`, `aula settings`. Each command's flags (and their `AULA_*`
+variables) come from the settings tree in server/config.py."""
 
 from __future__ import annotations
 
@@ -18,16 +20,18 @@ from aiohttp import web
 
 from recording.export import EXPORT_FILE, NothingToExport, export_session
 from tqdm import tqdm
+from events.plugin import UnknownPlugin
 from workflows.config import ConfigInvalid, load_config
 from summaries.worker import load_summariser
 from workflows.worker import run_worker
-from transcription.faster_whisper_engine import FasterWhisperEngine, WhisperSettings
+from transcription.engine import SttSettings
 from transcription.offline import NothingToTranscribe, transcribe_session
+from transcription.registry import create_engine
 from transcription.remote import AsrWorker
 
 from .app import create_app
-from .config import Settings, add_serve_arguments, add_whisper_arguments, settings_from_args, whisper_from_args
-from . import garbage
+from .config import Settings, SettingsInvalid, add_command_arguments, settings_from_args
+from . import garbage, settings as settings_command
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -37,74 +41,57 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         args_list.insert(0, "serve")
     parser = argparse.ArgumentParser(prog="aula", description="Aula live-classroom media server")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the server")
-    add_serve_arguments(serve)
-    serve.add_argument("--log-level", default="INFO")
-    worker = commands.add_parser(
-        "asr-worker", help="serve speech recognition to `aula serve --asr-remote` nodes through Redis")
-    _add_redis_argument(worker)
-    add_whisper_arguments(worker)
-    worker.add_argument("--claim-idle", dest="claim_idle_s", type=float, default=30.0,
-                        help="take over a final another worker left unanswered this long")
-    worker.add_argument("--log-level", default="INFO")
-    transcribe = commands.add_parser(
-        "transcribe", help="transcribe a session again from its recordings (e.g. with a bigger model)")
-    _add_session_arguments(transcribe)
-    add_whisper_arguments(transcribe)
-    transcribe.add_argument("--log-level", default="WARNING")
-    export = commands.add_parser("export", help="one playable file of a recorded class (audio mixed, cameras in a grid)")
-    _add_session_arguments(export)
+    subparsers: dict[str, argparse.ArgumentParser] = {}
+
+    def command(name: str, help_text: str, log_level: str = "INFO") -> argparse.ArgumentParser:
+        subparser = commands.add_parser(name, help=help_text, description=help_text)
+        subparser.add_argument("--log-level", default=log_level)
+        subparsers[name] = subparser
+        return subparser
+
+    add_command_arguments(command("serve", "run the server"), "serve")
+    add_command_arguments(command(
+        "asr-worker", "serve speech recognition to `aula serve --asr-remote` nodes through Redis"), "asr-worker")
+    transcribe = command("transcribe", "transcribe a session again from its recordings (e.g. with a bigger model)",
+                         "WARNING")
+    transcribe.add_argument("session_id")
+    add_command_arguments(transcribe, "transcribe")
+    export = command("export", "one playable file of a recorded class (audio mixed, cameras in a grid)", "WARNING")
+    export.add_argument("session_id")
+    add_command_arguments(export, "export")
     export.add_argument("--output", type=Path, help="default: <data-dir>/sessions/<id>/export.mp4")
-    export.add_argument("--log-level", default="WARNING")
-    workflow = commands.add_parser(
-        "worker", help="run the workflows (no-show notices, flags, student records) and the class summaries")
-    _add_redis_argument(workflow)
-    workflow.add_argument("--config", type=Path, default=os.environ.get("AULA_WORKFLOW_CONFIG"),
-                          help="rules, templates, SMTP and webhook (TOML); defaults without")
-    workflow.add_argument("--data-dir", type=Path, default=Path(os.environ.get("AULA_DATA_DIR", "data")),
-                          help="summary.json files, and the events outbox while Redis is unreachable")
-    workflow.add_argument("--summary-model", type=Path, default=os.environ.get("AULA_SUMMARY_MODEL"),
-                          help="a local transformers model folder for abstractive overviews "
-                               "(default: extractive, on the MiniLM model that ships with pip)")
-    workflow.add_argument("--no-summaries", action="store_true",
-                          help="leave class summaries to other workers")
-    workflow.add_argument("--name", default=_process_name(),
-                          help="this worker's consumer name (unique per running worker)")
-    workflow.add_argument("--claim-idle", dest="claim_idle_s", type=float, default=30.0,
-                          help="take over events another worker left unacknowledged this long (it died)")
-    workflow.add_argument("--log-level", default="INFO")
+    add_command_arguments(command(
+        "worker", "run the workflows (no-show notices, flags, student records) and the class summaries"), "worker")
+    settings_command.add_arguments(commands.add_parser(
+        "settings", help="list every setting: flag, environment variable, default (--markdown: the docs' tables)"))
     args = parser.parse_args(args_list)
+    if args.command == "settings":
+        settings_command.run(args)
+        return
+    subparser = subparsers[args.command]
+    try:
+        settings = settings_from_args(args, args.command)
+    except SettingsInvalid as exc:
+        subparser.error(str(exc))
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
-        serve_forever(settings_from_args(args))
+        serve_forever(settings)
     elif args.command == "asr-worker":
-        run_asr_worker(_required_whisper(parser, args), args.redis_url, args.claim_idle_s)
+        whisper = _required_whisper(subparser, settings)
+        run_asr_worker(whisper, _required_redis(subparser, settings), settings.claim_idle_s,
+                       settings.worker_name or _process_name())
     elif args.command == "transcribe":
-        session_dir = args.data_dir / "sessions" / args.session_id
+        session_dir = settings.data_dir / "sessions" / args.session_id
         try:
-            segments = transcribe_session(session_dir, _required_whisper(parser, args))
+            segments = transcribe_session(session_dir, _required_whisper(subparser, settings))
         except NothingToTranscribe as exc:
             sys.exit(f"aula transcribe: {exc}")
         print(f"{len(segments)} utterances → {session_dir / 'transcript.json'} (.vtt, .srt)")
     elif args.command == "worker":
-        try:
-            config = load_config(args.config)
-        except ConfigInvalid as exc:
-            sys.exit(f"aula worker: {exc}")
-        stop = asyncio.Event()
-
-        async def work() -> None:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, stop.set)
-            make_summariser = None if args.no_summaries else partial(load_summariser, args.summary_model)
-            await run_worker(args.redis_url, config, args.name, args.data_dir, make_summariser, stop,
-                             int(args.claim_idle_s * 1000))
-
-        asyncio.run(work())
+        run_workflow_worker(subparser, settings)
     elif args.command == "export":
-        session_dir = args.data_dir / "sessions" / args.session_id
+        session_dir = settings.data_dir / "sessions" / args.session_id
         output = args.output or session_dir / EXPORT_FILE
         with tqdm(total=0.0, unit="s", desc="exporting") as bar:
             def progress(done: float, total: float) -> None:
@@ -117,21 +104,41 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print(f"{duration:.1f} s → {output}")
 
 
-def _add_redis_argument(parser: argparse.ArgumentParser) -> None:
-    redis_url = os.environ.get("AULA_REDIS_URL")
-    parser.add_argument("--redis-url", default=redis_url, required=redis_url is None,
-                        help="the nodes' Redis (AULA_REDIS_URL)")
+def run_workflow_worker(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    """`aula worker`: until SIGTERM or Ctrl-C."""
+    redis_url = _required_redis(parser, settings)
+    try:
+        config = load_config(settings.workflow_config)
+    except ConfigInvalid as exc:
+        sys.exit(f"aula worker: {exc}")
+    stop = asyncio.Event()
+    make_summariser = (partial(load_summariser, settings.summary_model, settings.summariser)
+                       if settings.workflows.summaries else None)
+
+    async def work() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(redis_url, config, settings.worker_name or _process_name(), settings.data_dir,
+                         make_summariser, stop, int(settings.claim_idle_s * 1000), settings.notifiers)
+
+    try:
+        asyncio.run(work())
+    except UnknownPlugin as exc:  # a notifier named but not installed
+        sys.exit(f"aula worker: {exc}")
 
 
-def _add_session_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("session_id")
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("AULA_DATA_DIR", "data")))
+def _required_redis(parser: argparse.ArgumentParser, settings: Settings) -> str:
+    redis_url: Optional[str] = settings.state.redis_url
+    if redis_url is None:
+        parser.error("the following arguments are required: --redis-url (or AULA_REDIS_URL)")
+    return redis_url
 
 
-def _required_whisper(parser: argparse.ArgumentParser, args: argparse.Namespace) -> WhisperSettings:
-    whisper = whisper_from_args(args)
+def _required_whisper(parser: argparse.ArgumentParser, settings: Settings) -> SttSettings:
+    whisper = settings.transcription.whisper
     if whisper is None:
-        parser.error(f"{args.command} needs --whisper-model (or AULA_WHISPER_MODEL)")
+        parser.error(f"{parser.prog} needs --whisper-model (or AULA_WHISPER_MODEL)")
     return whisper
 
 
@@ -140,12 +147,14 @@ def _process_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def run_asr_worker(whisper: WhisperSettings, redis_url: str, claim_idle_s: float) -> None:
-    """One engine, `whisper.workers` recognition loops on it, until SIGTERM or Ctrl-C."""
-    engine = FasterWhisperEngine(whisper)
+def run_asr_worker(whisper: SttSettings, redis_url: str, claim_idle_s: float,
+                   name: Optional[str] = None) -> None:
+    """One engine (`whisper.engine`), `whisper.workers` recognition loops on it, until SIGTERM or
+    Ctrl-C."""
+    engine = create_engine(whisper)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    name = _process_name()
+    name = name or _process_name()
     loops = [AsrWorker(engine, redis_url, f"{name}-{i}", claim_idle_s) for i in range(whisper.workers)]
     threads = [threading.Thread(target=loop.run, args=(stop,), name=loop.name) for loop in loops]
     for thread in threads:
@@ -158,6 +167,9 @@ def run_asr_worker(whisper: WhisperSettings, redis_url: str, claim_idle_s: float
         stop.set()
     for thread in threads:
         thread.join()
+    close = getattr(engine, "close", None)
+    if callable(close):
+        close()
 
 
 def serve_forever(settings: Settings) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from .summariser import ClassSummary, Lesson, Summariser
+from .summariser import ClassSummary, Lesson, Summariser, SummariserBase
 
 OVERVIEW_TOKENS = 200
 MIN_OVERVIEW_TOKENS = 8
@@ -21,7 +22,7 @@ INSTRUCTION = ("Summarise this part of a class for the teacher and for parents, 
                "what was taught, what students asked, what was set for next time.")
 
 
-class AbstractiveSummariser:
+class AbstractiveSummariser(SummariserBase):
     def __init__(self, model_path: Path, extractive: Summariser, threads: int = 2,
                  max_new_tokens: int = OVERVIEW_TOKENS) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -36,7 +37,7 @@ class AbstractiveSummariser:
         self._seq2seq = bool(config.is_encoder_decoder)
         model_class = AutoModelForSeq2SeqLM if self._seq2seq else AutoModelForCausalLM
         self._tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-        self._model = model_class.from_pretrained(str(model_path)).eval()
+        self._model: Any = model_class.from_pretrained(str(model_path)).eval()
         pad = self._tokenizer.pad_token_id
         self._pad_id = pad if pad is not None else self._tokenizer.eos_token_id
         self._t5 = config.model_type in ("t5", "mt5", "umt5")
@@ -47,10 +48,17 @@ class AbstractiveSummariser:
         self._input_budget = self._window - len(self._tokenizer(self._prompt("")).input_ids)
         if self._input_budget < 32:
             raise ValueError(f"{model_path}: the model's window ({limit} tokens) is too small to summarise with")
-        self.name = f"abstractive:{model_path.name}+{extractive.name}"
+        super().__init__(f"abstractive:{model_path.name}+{extractive.name}")
         self.chunks_last_run = 0
 
-    def summarise(self, lesson: Lesson) -> ClassSummary:
+    def _close(self) -> None:
+        """The model goes with its last reference; the extractive summariser inside closes too."""
+        self._model = None
+        close = getattr(self._extractive, "close", None)
+        if callable(close):
+            close()
+
+    def _summarise(self, lesson: Lesson) -> ClassSummary:
         summary = self._extractive.summarise(lesson)
         lines = [f"{s.utterance.name}: {s.text}" for s in lesson.sentences]
         if not lines:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .embeddings import SentenceEmbedder
 from .evidence import is_question
-from .summariser import ClassSummary, Lesson, Point, Sentence, Topic
+from .summariser import ClassSummary, Lesson, Point, Sentence, SummariserBase, Topic
 from .wording import join_words
 
 MIN_WORDS = 4  # shorter sentences ("Okay, good.") carry no point
@@ -49,13 +49,13 @@ know think see look one two three first next today lets let's that's it's we're 
 """.split())
 
 
-class ExtractiveSummariser:
+class ExtractiveSummariser(SummariserBase):
     def __init__(self, embedder: Optional[SentenceEmbedder] = None) -> None:
         self._embedder = embedder or SentenceEmbedder()
         self._action_examples = self._embedder.embed(ACTION_EXAMPLES)
-        self.name = f"extractive:{self._embedder.name}"
+        super().__init__(f"extractive:{self._embedder.name}")
 
-    def summarise(self, lesson: Lesson) -> ClassSummary:
+    def _summarise(self, lesson: Lesson) -> ClassSummary:
         sentences = [s for s in lesson.sentences if len(s.text.split()) >= MIN_WORDS]
         if not sentences:
             return ClassSummary("No speech was transcribed in this class.")

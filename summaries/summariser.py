@@ -1,10 +1,20 @@
 """The summariser plug-in: a class's sentences in, what the lesson covered out. Every point keeps
-the transcript evidence it was drawn from, whichever summariser wrote it."""
+the transcript evidence it was drawn from, whichever summariser wrote it.
+
+`SummariserBase` is the base a summariser builds on: it counts the calls for `metrics()`,
+refuses calls once `close()`d, and turns a summariser's own failures into `APIError` at its
+boundary. A summariser runs on a thread (the summary worker's `asyncio.to_thread`), so it closes
+with a plain `close()`, like the speech engine; idempotent. Summarisers are made by name
+(`aula worker --summariser NAME`) from summaries/registry.py.
+"""
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from events.plugin import Meter, ThreadedPlugin
 
 from .evidence import ClassRecord, Evidence, Utterance, split_sentences
 
@@ -62,6 +72,25 @@ class Summariser(Protocol):
     name: str
 
     def summarise(self, lesson: Lesson) -> ClassSummary:
+        ...
+
+
+class SummariserBase(ThreadedPlugin, abc.ABC):
+    """Subclasses implement `_summarise` (and `_close` if they hold a model to release).
+    `metrics()`: {name, summaries, errors, busy_s, sentences, closed}."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._meter = Meter(name, counts=("summaries",), totals=("sentences",))
+
+    def summarise(self, lesson: Lesson) -> ClassSummary:
+        with self._meter.call("summaries"):
+            summary = self._summarise(lesson)
+        self._meter.add("sentences", len(lesson.sentences))
+        return summary
+
+    @abc.abstractmethod
+    def _summarise(self, lesson: Lesson) -> ClassSummary:
         ...
 
 

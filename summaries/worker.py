@@ -21,6 +21,7 @@ from sessions import SessionStore
 
 from .draft import draft_summary
 from .evidence import class_record, read_session_events
+from .registry import SummariserOptions, create_summariser
 from .store import SummaryStore
 from .summariser import Summariser
 
@@ -29,16 +30,10 @@ logger = logging.getLogger(__name__)
 GROUP = "summaries"
 
 
-def load_summariser(model_path: Optional[Path] = None) -> Summariser:
-    """The embedded extractive default; abstractive on top when a transformers model is given."""
-    from .extractive import ExtractiveSummariser
-
-    extractive = ExtractiveSummariser()
-    if model_path is None:
-        return extractive
-    from .abstractive import AbstractiveSummariser
-
-    return AbstractiveSummariser(model_path, extractive)
+def load_summariser(model_path: Optional[Path] = None, name: Optional[str] = None) -> Summariser:
+    """The summariser `name` names (summaries/registry.py); without one, the embedded extractive
+    default, or abstractive on top of it when a transformers model is given."""
+    return create_summariser(name, SummariserOptions(model_path))
 
 
 class SummaryWorker:
@@ -54,7 +49,17 @@ class SummaryWorker:
         self.consumer = EventConsumer(redis, GROUP, name, claim_idle_ms=claim_idle_ms)
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.consumer.run(self.handle, stop)
+        try:
+            await self.consumer.run(self.handle, stop)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the summariser (its model), if one was loaded; idempotent."""
+        summariser, self._summariser = self._summariser, None
+        close = getattr(summariser, "close", None)
+        if callable(close):
+            close()
 
     async def handle(self, event: dict[str, Any]) -> None:
         if event["type"] != EventType.SESSION_ENDED.value:

@@ -4,49 +4,44 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .engine import Segment, Word
+from events.plugin import APIError
+
+from .engine import Segment, SttEngine, SttSettings, Word
+
+# The engine's settings under their first name (a local CTranslate2 Whisper model directory).
+WhisperSettings = SttSettings
 
 
-@dataclass(frozen=True)
-class WhisperSettings:
-    # A local CTranslate2 Whisper model directory (never a hub name: nothing is downloaded).
-    model: str
-    device: str = "cpu"
-    # int8 on CPU; float16 suits CUDA.
-    compute_type: str = "int8"
-    # Threads per call; calls run concurrently up to `workers` (CTranslate2 inter-op workers).
-    cpu_threads: int = 1
-    workers: int = 2
-    language: str = "en"
-    beam_size: int = 1
-    # Enough for a 15 s utterance of fast speech; bounds a hallucinating decode.
-    max_tokens: int = 128
-    # Retries of a final whose decode failed Whisper's guards (too repetitive or too unsure).
-    fallback_temperatures: tuple[float, ...] = (0.2, 0.4, 0.6)
+class FasterWhisperEngine(SttEngine):
+    name = "faster-whisper"
 
-
-class FasterWhisperEngine:
     def __init__(self, settings: WhisperSettings) -> None:
         from faster_whisper import WhisperModel
 
         if not os.path.isfile(os.path.join(settings.model, "model.bin")):
             raise ValueError(f"no CTranslate2 Whisper model in {settings.model!r} (model.bin missing); "
                              "convert one with ct2-transformers-converter")
+        super().__init__(settings.language)
         self.settings = settings
-        self.language = settings.language
         # local_files_only: a name that is not a local model fails here instead of downloading.
-        self._model = WhisperModel(settings.model, device=settings.device,
-                                   compute_type=settings.compute_type,
-                                   cpu_threads=settings.cpu_threads,
-                                   num_workers=settings.workers, local_files_only=True)
+        self._model: Any = WhisperModel(settings.model, device=settings.device,
+                                        compute_type=settings.compute_type,
+                                        cpu_threads=settings.cpu_threads,
+                                        num_workers=settings.workers, local_files_only=True)
 
-    def transcribe(self, audio: np.ndarray, *, final: bool) -> list[Segment]:
+    def _close(self) -> None:
+        self._model = None  # CTranslate2 frees the model's memory with its last reference
+
+    def _transcribe(self, audio: np.ndarray, *, final: bool) -> list[Segment]:
+        model = self._model
+        if model is None:
+            raise APIError("faster-whisper: the engine is closed", retryable=False)
         duration = len(audio) / 16000
-        segments, _ = self._model.transcribe(
+        segments, _ = model.transcribe(
             audio,
             language=self.settings.language,
             task="transcribe",

@@ -20,7 +20,8 @@ from recording.manifest import RecordedTrack, read_manifest
 from recording.media_files import decoded_frames
 
 from .engine import SAMPLE_RATE
-from .faster_whisper_engine import FasterWhisperEngine, WhisperSettings
+from .faster_whisper_engine import WhisperSettings
+from .registry import create_engine
 from .scheduler import RecognitionScheduler
 from .speaker_stream import SpeakerStream, StreamSettings, Transcript
 from .transcript_files import TranscriptFiles, TranscriptSegment
@@ -38,7 +39,7 @@ def transcribe_session(session_dir: Path, whisper: WhisperSettings,
     tracks = [t for t in read_manifest(session_dir / "recordings") if t.kind == "audio"]
     if not tracks:
         raise NothingToTranscribe(f"no recorded microphones in {session_dir / 'recordings'}")
-    scheduler = RecognitionScheduler(FasterWhisperEngine(whisper), whisper.workers)
+    scheduler = RecognitionScheduler(create_engine(whisper), whisper.workers, owns_engine=True)
     silero = SileroModel()
     lock = threading.Lock()
     segments: list[TranscriptSegment] = []

@@ -70,8 +70,10 @@ class SchedulerStats:
 
 
 class RecognitionScheduler:
-    def __init__(self, engine: SpeechEngine, workers: int) -> None:
+    def __init__(self, engine: SpeechEngine, workers: int, *, owns_engine: bool = False) -> None:
+        """`owns_engine`: the engine was made for this scheduler, which closes it at `close()`."""
         self.engine = engine
+        self._owns_engine = owns_engine
         self.stats = SchedulerStats()
         self._partial_slots = max(1, workers - 1)
         self._partials_running = 0
@@ -146,10 +148,15 @@ class RecognitionScheduler:
 
     def metrics(self) -> dict[str, object]:
         with self._ready:
-            return self.stats.as_dict(len(self._finals), len(self._partials))
+            metrics = self.stats.as_dict(len(self._finals), len(self._partials))
+        engine_metrics = getattr(self.engine, "metrics", None)
+        if callable(engine_metrics):
+            metrics["engine"] = engine_metrics()
+        return metrics
 
     def close(self) -> None:
-        """Finishes the finals already queued, drops waiting partials, stops the workers."""
+        """Finishes the finals already queued, drops waiting partials, stops the workers (and
+        closes the engine if it was handed over with `owns_engine`)."""
         with self._ready:
             self._closed = True
             dropped = list(self._partials.values())
@@ -159,3 +166,6 @@ class RecognitionScheduler:
             request.deliver(None)
         for thread in self._threads:
             thread.join(timeout=30)
+        close = getattr(self.engine, "close", None)
+        if self._owns_engine and callable(close):
+            close()

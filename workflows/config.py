@@ -18,6 +18,9 @@
     subject = "{student} was not in {title}"
     body = "Dear {guardian},\\n\\n{student} did not join {title} (scheduled {scheduled_start}). ..."
 
+    [notifier.sms]             # a plug-in notifier's own settings (workflows/registry.py)
+    gateway = "https://sms.example.org"
+
 Without a file the defaults below apply: a no-show emails the guardian (when SMTP is set),
 posts the webhook (when one is set), raises a flag and is written to the student's record.
 """
@@ -104,6 +107,11 @@ class WorkflowConfig:
     retry_base_s: float = 1.0
     # One attempt (an SMTP session, a webhook POST) gives up after this long.
     send_timeout_s: float = 15.0
+    # [notifier.<name>] tables: plug-in notifiers' own settings.
+    notifier_tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def notifier_options(self, name: str) -> dict[str, Any]:
+        return dict(self.notifier_tables.get(name, {}))
 
     @property
     def longest_send_s(self) -> float:
@@ -151,10 +159,14 @@ def load_config(path: Optional[Path], env: Optional[dict[str, str]] = None) -> W
             raise ConfigInvalid("webhook: set AULA_WEBHOOK_SECRET (outgoing webhooks are always signed)")
         webhook = Webhook(str(raw["webhook"]["url"]), str(secret))
     retry = raw.get("retry", {})
+    tables = raw.get("notifier", {})
+    if not isinstance(tables, dict) or not all(isinstance(table, dict) for table in tables.values()):
+        raise ConfigInvalid("notifier: each [notifier.<name>] is a table of that notifier's settings")
     return WorkflowConfig(rules=rules, templates=templates, smtp=smtp, webhook=webhook,
                           max_attempts=int(retry.get("max_attempts", 5)),
                           retry_base_s=float(retry.get("base_s", 1.0)),
-                          send_timeout_s=float(retry.get("timeout_s", 15.0)))
+                          send_timeout_s=float(retry.get("timeout_s", 15.0)),
+                          notifier_tables=tables)
 
 
 def _rule(item: Any, templates: dict[str, Template]) -> Rule:

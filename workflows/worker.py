@@ -5,7 +5,9 @@ claimed by another after `claim_idle_ms`. Every action is idempotent by (event i
 Redis key is claimed ("sending") before the action and marked "done" after it, so a redelivered
 event never sends a second notice; an entry whose action another worker still holds stays
 pending and comes back later. A notice that keeps failing is retried with exponential backoff,
-then dead-lettered (`aula:workflows:dead_letter`) and reported (`workflow.notification_failed`).
+then dead-lettered (`aula:workflows:dead_letter`) and reported (`workflow.notification_failed`);
+one the receiver refuses for good (an APIError that is not retryable, e.g. a webhook's HTTP 400)
+is dead-lettered at once. Notices go through the notifiers named at start (workflows/registry.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional, Sequence
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -23,6 +25,7 @@ from events import Event, EventType
 from events.event import iso
 from events.bus import EventBus
 from events.consumer import EventConsumer
+from events.plugin import APIError
 
 from sessions import SessionStore
 from summaries.evidence import read_session_events
@@ -31,8 +34,9 @@ from summaries.summariser import Summariser
 from summaries.worker import SummaryWorker
 
 from .config import Rule, WorkflowConfig
-from .notify import SendFailed, post_webhook, send_email
+from .notify import Notice, Notifier
 from .records import StudentRecords
+from .registry import DEFAULT_NOTIFIERS, create_notifiers
 from .risk import assess
 
 logger = logging.getLogger(__name__)
@@ -52,7 +56,9 @@ class ActionInProgress(Exception):
 class WorkflowWorker:
     def __init__(self, redis: aioredis.Redis, bus: EventBus, config: WorkflowConfig, name: str,
                  http: aiohttp.ClientSession, claim_idle_ms: int = 30_000,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 notifiers: Sequence[str] = DEFAULT_NOTIFIERS) -> None:
+        """`notifiers`: the names of the notifiers to send through (those `config` sets up)."""
         self._redis = redis
         self._bus = bus
         self.config = config
@@ -63,9 +69,23 @@ class WorkflowWorker:
         self.summaries = SummaryStore(redis, None)
         self.sessions = SessionStore(redis)
         self.consumer = EventConsumer(redis, GROUP, name, claim_idle_ms=claim_idle_ms)
+        self.notifiers: list[Notifier] = create_notifiers(notifiers, config, http)
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.consumer.run(self.handle, stop)
+        try:
+            await self.consumer.run(self.handle, stop)
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        for notifier in self.notifiers:
+            await notifier.aclose()
+
+    def metrics(self) -> dict[str, object]:
+        return {"notifiers": [notifier.metrics() for notifier in self.notifiers]}
+
+    def _channel(self, channel: str) -> list[Notifier]:
+        return [notifier for notifier in self.notifiers if notifier.channel == channel]
 
     async def handle(self, event: dict[str, Any]) -> None:
         rules = self.config.rules_for(event["type"])
@@ -98,22 +118,25 @@ class WorkflowWorker:
 
     async def _email_guardian(self, rule: Rule, event: dict[str, Any]) -> None:
         guardian = event["data"].get("guardian")
-        smtp = self.config.smtp
-        if smtp is None or not guardian or not guardian.get("email") or rule.template is None:
+        mailers = self._channel("email")
+        if not mailers or not guardian or not guardian.get("email") or rule.template is None:
             return
         template = self.config.templates[rule.template]
         fields = _fields(event)
-        await self._notify("email", rule.template, guardian["email"], event, lambda: send_email(
-            smtp, guardian["email"], template.subject.format_map(fields), template.body.format_map(fields),
-            event["id"], self.config.send_timeout_s))
+        notice = Notice(template.subject.format_map(fields), template.body.format_map(fields), event["id"],
+                        to=guardian["email"])
+        for mailer in mailers:
+            await self._notify(mailer, rule.template, notice, event)
 
     async def _email_summary(self, rule: Rule, event: dict[str, Any]) -> None:
         """Each student's guardian gets the approved class summary and that student's part; one
         send per student, so a retry after a failure sends only what was not sent."""
-        smtp = self.config.smtp
+        mailers = self._channel("email")
+        if not mailers or rule.template is None:
+            return
         summary = await self.summaries.get(event["session_id"])
         session = await self.sessions.get(event["session_id"])
-        if smtp is None or rule.template is None or summary is None or session is None:
+        if summary is None or session is None:
             return
         template_name = rule.template
         template = self.config.templates[template_name]
@@ -124,18 +147,16 @@ class WorkflowWorker:
                 continue
             fields = summary_fields(summary, student, guardian.name)
             cause = {**event, "participant": student["identity"]}
-            await self._once(f"{event['id']}:{template_name}:{student['identity']}", lambda: self._notify(
-                "email", template_name, guardian.email, cause, lambda: send_email(
-                    smtp, guardian.email, template.subject.format_map(fields), template.body.format_map(fields),
-                    f"{event['id']}-{student['identity']}", self.config.send_timeout_s)))
+            notice = Notice(template.subject.format_map(fields), template.body.format_map(fields),
+                            f"{event['id']}-{student['identity']}", to=guardian.email)
+            await self._once(f"{event['id']}:{template_name}:{student['identity']}",
+                             lambda: self._notify_all(mailers, template_name, notice, cause))
 
     async def _webhook(self, rule: Rule, event: dict[str, Any]) -> None:
-        webhook = self.config.webhook
-        if webhook is None:
-            return
-        payload = {"rule": rule.on, "template": rule.template, "event": event}
-        await self._notify("webhook", rule.template or rule.on, webhook.url, event,
-                           lambda: post_webhook(self._http, webhook, payload, event["id"], self.config.send_timeout_s))
+        template = rule.template or rule.on
+        notice = Notice(template, "", event["id"],
+                        payload={"rule": rule.on, "template": rule.template, "event": event})
+        await self._notify_all(self._channel("webhook"), template, notice, event)
 
     async def _flag(self, rule: Rule, event: dict[str, Any]) -> None:
         if event.get("participant") is None:
@@ -178,24 +199,36 @@ class WorkflowWorker:
 
     # -- notices ----------------------------------------------------------------------------
 
-    async def _notify(self, channel: str, template: str, to: str, event: dict[str, Any],
-                      send: Callable[[], Awaitable[None]]) -> None:
-        fields = {"channel": channel, "template": template, "to": to, "cause_event_id": event["id"]}
-        error = ""
-        for attempt in range(1, self.config.max_attempts + 1):
+    async def _notify_all(self, notifiers: list[Notifier], template: str, notice: Notice,
+                          event: dict[str, Any]) -> None:
+        for notifier in notifiers:
+            await self._notify(notifier, template, notice, event)
+
+    async def _notify(self, notifier: Notifier, template: str, notice: Notice, event: dict[str, Any]) -> None:
+        """Send, retrying what may succeed later with backoff; what fails for good (or too often)
+        goes to the dead letter and is reported."""
+        to = notifier.destination(notice)
+        fields = {"channel": notifier.channel, "template": template, "to": to, "cause_event_id": event["id"]}
+        error, attempt = "", 0
+        while attempt < self.config.max_attempts:
+            attempt += 1
             try:
-                await send()
+                await notifier.send(notice)
                 await self._publish(EventType.WORKFLOW_NOTIFICATION_SENT, event, {**fields, "attempts": attempt})
                 return
-            except SendFailed as exc:
-                error = str(exc)
-                logger.warning("%s to %s failed (attempt %d): %s", channel, to, attempt, error)
+            except APIError as exc:
+                error = exc.message
+                logger.warning("%s %s to %s failed (attempt %d%s): %s", notifier.name, notifier.channel, to,
+                               attempt, "" if exc.retryable else ", not retryable", error)
+                if not exc.retryable:
+                    break
                 if attempt < self.config.max_attempts:
                     await self._sleep(self.config.retry_base_s * 2 ** (attempt - 1))
-        await self._redis.xadd(DEAD_LETTER, {"event_id": event["id"], "channel": channel, "to": to,
-                                             "template": template, "error": error, "at": time.time()})
+        await self._redis.xadd(DEAD_LETTER, {"event_id": event["id"], "channel": notifier.channel, "to": to,
+                                             "template": template, "error": error, "attempts": attempt,
+                                             "notifier": notifier.name, "at": time.time()})
         await self._publish(EventType.WORKFLOW_NOTIFICATION_FAILED, event,
-                            {**fields, "attempts": self.config.max_attempts, "error": error})
+                            {**fields, "attempts": attempt, "error": error})
 
     async def _publish(self, event_type: EventType, cause: dict[str, Any], data: dict[str, Any]) -> None:
         await self._bus.publish(Event(event_type, cause["session_id"], data, cause.get("participant")))
@@ -243,7 +276,7 @@ def _fields(event: dict[str, Any]) -> dict[str, Any]:
 
 async def run_worker(redis_url: str, config: WorkflowConfig, name: str, data_dir: Path,
                      make_summariser: Optional[Callable[[], Summariser]], stop: asyncio.Event,
-                     claim_idle_ms: int = 30_000) -> None:
+                     claim_idle_ms: int = 30_000, notifiers: Sequence[str] = DEFAULT_NOTIFIERS) -> None:
     """`aula worker`: the workflows and (unless `make_summariser` is None) the class summaries,
     each its own consumer group, until `stop` (SIGTERM/Ctrl-C in the CLI)."""
     redis = aioredis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
@@ -251,7 +284,7 @@ async def run_worker(redis_url: str, config: WorkflowConfig, name: str, data_dir
     bus.start()
     try:
         async with aiohttp.ClientSession() as http:
-            runs = [WorkflowWorker(redis, bus, config, name, http, claim_idle_ms).run(stop)]
+            runs = [WorkflowWorker(redis, bus, config, name, http, claim_idle_ms, notifiers=notifiers).run(stop)]
             if make_summariser is not None:
                 # Drafting a long class takes a while: a summary is claimed later than a notice.
                 runs.append(SummaryWorker(redis, bus, data_dir / "sessions", name, make_summariser,
