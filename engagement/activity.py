@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from events.types import EngagementSnapshot, ScoreParts
+
 # Five parts of 20 points, each normalised against the class maximum among students
 # (BigBlueButton's activity score, on a 0-100 scale with its parts shown).
 SCORE_PARTS = ("talk", "chat", "hands", "reactions", "polls")
@@ -111,15 +113,20 @@ class ActivityTracker:
         parts = {name: round(points, 1) for name, points in parts.items()}
         return round(sum(parts.values()), 1), parts
 
-    def snapshot(self, identity: str, present_s: float, talk_time: dict[str, float],
-                 turns: int, now: float) -> dict[str, Any]:
+    def snapshot_payload(self, identity: str, present_s: float, talk_time: dict[str, float],
+                         turns: int, now: float) -> EngagementSnapshot:
         activity = self.participants[identity]
         score, parts = self.score(identity, talk_time)
-        return {
-            "present_s": round(present_s, 1), "talk_time_s": round(talk_time.get(identity, 0.0), 2),
-            "speaking_turns": turns, "camera_on_s": round(activity.camera.total(now), 1),
-            "visible_s": round(activity.visible.total(now), 1), "messages": activity.messages,
-            "hands": activity.hands, "reactions": activity.reactions,
-            "polls_answered": len(activity.polls_answered),
-            "polls_correct": len(activity.polls_correct), "score": score, "score_parts": parts,
-        }
+        return EngagementSnapshot(
+            present_s=round(present_s, 1), talk_time_s=round(talk_time.get(identity, 0.0), 2),
+            speaking_turns=turns, camera_on_s=round(activity.camera.total(now), 1),
+            visible_s=round(activity.visible.total(now), 1), messages=activity.messages,
+            hands=activity.hands, reactions=activity.reactions,
+            polls_answered=len(activity.polls_answered),
+            polls_correct=len(activity.polls_correct), score=score,
+            score_parts=None if parts is None else ScoreParts(**parts))
+
+    def snapshot(self, identity: str, present_s: float, talk_time: dict[str, float],
+                 turns: int, now: float) -> dict[str, Any]:
+        """The engagement.snapshot data (`snapshot_payload`, as a dict)."""
+        return self.snapshot_payload(identity, present_s, talk_time, turns, now).to_data()

@@ -6,9 +6,12 @@ import csv
 import io
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from events.event import iso, parse_iso
+from events.types import AttendanceSummary
+from events.types import attendance as typed
+from events.types.base import RoleName
 from sessions import Session
 
 
@@ -103,15 +106,21 @@ def late_by_s(record: AttendanceRecord, policy: AttendancePolicy) -> float:
     return max(0.0, record.first_join - policy.scheduled_start)
 
 
-def summarise(
+def summarise(records: dict[str, AttendanceRecord], roster: list[tuple[str, str]], policy: AttendancePolicy,
+              now: float, excused: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The attendance.summary data (`attendance_summary`, as a dict)."""
+    return attendance_summary(records, roster, policy, now, excused).to_data()
+
+
+def attendance_summary(
     records: dict[str, AttendanceRecord],
     roster: list[tuple[str, str]],
     policy: AttendancePolicy,
     now: float,
     excused: frozenset[str] = frozenset(),
-) -> dict[str, Any]:
-    """The attendance.summary data: every roster student, then everyone else who came."""
-    rows: list[dict[str, Any]] = []
+) -> AttendanceSummary:
+    """The attendance.summary payload: every roster student, then everyone else who came."""
+    rows: list[typed.AttendanceRecord] = []
     names = dict(roster)
     identities = [identity for identity, _ in roster] + sorted(set(records) - set(names))
     for identity in identities:
@@ -120,25 +129,26 @@ def summarise(
         name = record.name if record else names[identity]
         category = categorise(record, policy, identity in excused)
         intervals = [] if record is None else [
-            {"joined_at": iso(join), "left_at": iso(leave if leave is not None else now),
-             "duration_s": round((leave if leave is not None else now) - join, 3)}
+            typed.Interval(joined_at=iso(join), left_at=iso(leave if leave is not None else now),
+                           duration_s=round((leave if leave is not None else now) - join, 3))
             for join, leave in record.intervals if join is not None]
         last_leave = None
         if record is not None and record.intervals:
             last_leave = record.last_leave if record.last_leave is not None else now
-        rows.append({
-            "identity": identity, "name": name, "role": role, "category": category.value,
-            "first_join": iso(record.first_join) if record and record.first_join else None,
-            "last_leave": iso(last_leave) if last_leave else None,
-            "present_s": round(record.present_s(now), 3) if record else 0.0,
-            "late_by_s": round(late_by_s(record, policy), 3) if record else 0.0,
-            "left_early": bool(last_leave and last_leave < policy.scheduled_end - policy.late_after_s),
-            "intervals": intervals,
-        })
-    students = [r for r in rows if r["identity"] in names]
-    present = sum(1 for r in students if r["category"] in (Category.PRESENT, Category.TARDY))
-    return {"records": rows, "expected": len(students), "present": present,
-            "absent": len(students) - present}
+        rows.append(typed.AttendanceRecord(
+            identity=identity, name=name, role=cast(RoleName, role),
+            category=category.value,
+            first_join=iso(record.first_join) if record and record.first_join else None,
+            last_leave=iso(last_leave) if last_leave else None,
+            present_s=round(record.present_s(now), 3) if record else 0.0,
+            late_by_s=round(late_by_s(record, policy), 3) if record else 0.0,
+            left_early=bool(last_leave and last_leave < policy.scheduled_end - policy.late_after_s),
+            intervals=intervals,
+        ))
+    students = [r for r in rows if r.identity in names]
+    present = sum(1 for r in students if r.category in (Category.PRESENT, Category.TARDY))
+    return AttendanceSummary(records=rows, expected=len(students), present=present,
+                             absent=len(students) - present)
 
 
 CSV_COLUMNS = ("identity", "name", "role", "category", "first_join", "last_leave", "present_s",

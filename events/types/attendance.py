@@ -49,8 +49,8 @@ class Interval(Record):
     duration_s: Duration
 
 
-Category = Annotated[Literal["present", "tardy", "excused_absence", "unexcused_absence"],
-                     Doc("Ed-Fi attendance event category")]
+CategoryName = Literal["present", "tardy", "excused_absence", "unexcused_absence"]
+Category = Annotated[CategoryName, Doc("Ed-Fi attendance event category")]
 
 # An absent student never joined: no times, no presence, no intervals; anyone else did.
 _ABSENT_MEANS_NEVER_JOINED = when(

@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Optional
 from ..event import EventType
 from .base import Doc, Duration, Identity, Limits, Payload, Record, TrackKind, TrackSource
 
+StopReason = Literal["stopped", "session_ended", "server_shutdown"]
 By = Annotated[Optional[Identity],
                Doc("the moderator who started/stopped it; null: the session's setting or the server")]
 
@@ -42,6 +43,6 @@ class RecordingFinished(Payload):
     PARTICIPANT = "optional"
 
     by: By
-    reason: Literal["stopped", "session_ended", "server_shutdown"]
+    reason: StopReason
     duration_s: Duration
     files: list[RecordingFile]

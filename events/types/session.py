@@ -9,6 +9,9 @@ from ..event import EventType
 from .base import DateTime, Duration, Name, Payload
 
 
+EndReason = Literal["instructor", "api", "scheduled_end"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class SessionStarted(Payload):
     """The room opened (first join)."""
@@ -30,5 +33,5 @@ class SessionEnded(Payload):
     PARTICIPANT = "none"
 
     ended_at: DateTime
-    reason: Literal["instructor", "api", "scheduled_end"]
+    reason: EndReason
     duration_s: Duration
