@@ -5,14 +5,16 @@ happened; a network drop is a leave from the moment the connection went silent."
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
-from engagement.attendance import AttendanceRecord, attendance_policy, summarise
+from engagement.attendance import AttendanceRecord, attendance_policy, attendance_summary
 from engagement.attendance_store import AttendanceStore
-from events import Event, EventType
+from events import Event
 from events.event import iso, new_event_id
+from events.types import AttendanceLate, AttendanceSummary, ParticipantJoined, ParticipantLeft
+from events.types.participant import LeaveReason
 from media import Participant
 
 from .context import ClassContext
@@ -46,10 +48,10 @@ class Attendance:
     def lost(self, participant: Participant) -> None:
         self._leave(participant, "connection_lost", participant.connectivity.lost_since or time.time())
 
-    async def summary(self, now: float) -> dict[str, Any]:
+    async def summary(self, now: float) -> AttendanceSummary:
         """The attendance.summary payload: every roster entry and guest, categorised."""
         roster = [(entry.identity, entry.name) for entry in self._context.session.roster]
-        return summarise(await self.store.all(), roster, self.policy, now,
+        return attendance_summary(await self.store.all(), roster, self.policy, now,
                          frozenset(await self.store.excused()))
 
     def _enter(self, participant: Participant, rejoin: bool, now: float) -> None:
@@ -65,14 +67,14 @@ class Attendance:
         # A rejoin is per person, not per room: after a restart the room is new, the record is not.
         rejoin = record.join(now) or rejoin
         await self.store.save(record)
-        await self._context.bus.publish(Event(EventType.PARTICIPANT_JOINED, session_id, {
-            "name": participant.name, "role": participant.role.value,
-            "participant_sid": participant.sid, "rejoin": rejoin}, participant.identity, now, event_id))
+        await self._context.bus.publish(Event.of(ParticipantJoined(
+            name=participant.name, role=participant.role.value,
+            participant_sid=participant.sid, rejoin=rejoin), session_id, participant.identity, now, event_id))
         if first and participant.role.value == "student" and now > self.policy.late_at:
-            await self._context.bus.publish(Event(EventType.ATTENDANCE_LATE, session_id, {
-                "name": participant.name, "joined_at": iso(now),
-                "late_by_s": round(now - self.policy.scheduled_start, 3),
-                "late_after_s": self.policy.late_after_s}, participant.identity, now))
+            await self._context.bus.publish(Event.of(AttendanceLate(
+                name=participant.name, joined_at=iso(now),
+                late_by_s=round(now - self.policy.scheduled_start, 3),
+                late_after_s=self.policy.late_after_s), session_id, participant.identity, now))
 
     def _leave(self, participant: Participant, reason: str, at: float) -> None:
         event_id = new_event_id(at)  # taken now, like a join's
@@ -84,6 +86,6 @@ class Attendance:
         if record is not None:
             duration = record.leave(now)
             await self.store.save(record)
-        await self._context.bus.publish(Event(EventType.PARTICIPANT_LEFT, self._context.session.id, {
-            "participant_sid": participant.sid, "reason": reason,
-            "duration_s": round(duration, 3)}, participant.identity, now, event_id))
+        await self._context.bus.publish(Event.of(ParticipantLeft(
+            participant_sid=participant.sid, reason=cast(LeaveReason, reason),
+            duration_s=round(duration, 3)), self._context.session.id, participant.identity, now, event_id))

@@ -12,6 +12,9 @@ from engagement.attention import CameraWatcher, FaceCounter, FrameFindings
 from media import Publication
 from media.video_tap import FrameWorker
 
+from events.types import (CameraOff, CameraOn, FaceAbsent, FacePresent, VideoBlack, VideoFrozen,
+                          VideoOk)
+
 from .context import ClassContext
 
 
@@ -38,7 +41,7 @@ class Camera:
 
     def switched(self, identity: str, on: bool) -> None:
         if self._context.activity.activity(identity).camera.set(on, time.time()):
-            self._context.signal(identity, "camera_on" if on else "camera_off")
+            self._context.signal(identity, CameraOn() if on else CameraOff())
 
     def face_in_frame(self, identity: str) -> Optional[bool]:
         """None while the camera is off or black: there is nothing to tell."""
@@ -53,13 +56,14 @@ class Camera:
         self._findings[identity] = findings
         was_bad = before is not None and (before.black or before.frozen)
         if findings.black and not (before and before.black):
-            signal(identity, "video_black", mean_luma=findings.mean_luma)
-        elif findings.frozen and not findings.black and not (before and before.frozen):
-            signal(identity, "video_frozen", change=findings.change)
+            signal(identity, VideoBlack(mean_luma=findings.mean_luma))
+        elif findings.frozen and findings.change is not None and not findings.black \
+                and not (before and before.frozen):
+            signal(identity, VideoFrozen(change=findings.change))
         elif was_bad and not findings.black and not findings.frozen:
-            signal(identity, "video_ok")
+            signal(identity, VideoOk())
         if not findings.black:
             has_face = findings.faces > 0
             had_face = before is not None and not before.black and before.faces > 0
             if before is None or before.black or has_face != had_face:
-                signal(identity, "face_present" if has_face else "face_absent", faces=findings.faces)
+                signal(identity, FacePresent(faces=findings.faces) if has_face else FaceAbsent())

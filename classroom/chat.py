@@ -6,6 +6,7 @@ import time
 from typing import Optional
 
 from events.event import iso, new_event_id
+from events.types import ChatMessage
 from media import MediaError, Participant, PermissionDenied
 from media.exceptions import NotFound
 
@@ -23,7 +24,8 @@ class Chat:
         if not text or len(text) > MAX_CHAT_CHARS:
             raise MediaError(f"a chat message must be 1-{MAX_CHAT_CHARS} characters")
         room = self._context.require_room()
-        message = {"type": "chat", "message_id": "msg_" + new_event_id()[4:],
+        message_id = "msg_" + new_event_id()[4:]
+        message = {"type": "chat", "message_id": message_id,
                    "from": sender.identity, "name": sender.name, "text": text, "to": to,
                    "ts": iso(time.time())}
         if to is None:
@@ -37,5 +39,4 @@ class Chat:
             recipient.signal(message)
             sender.signal(message)
         self._context.activity.activity(sender.identity).messages += 1
-        self._context.signal(sender.identity, "chat_message", message_id=message["message_id"],
-                             text=text, to=to)
+        self._context.signal(sender.identity, ChatMessage(message_id=message_id, text=text, to=to))

@@ -13,7 +13,8 @@ import time
 from typing import Any, Awaitable, Callable, Optional
 
 from engagement.activity import ActivityTracker
-from events import Event, EventType
+from events import Event
+from events.types import Payload, Signal
 from events.bus import EventBus
 from media import MediaError, Room
 from sessions import Session
@@ -36,14 +37,13 @@ class ClassContext:
 
     # -- events ---------------------------------------------------------------------------
 
-    def emit(self, event_type: EventType, data: dict[str, Any],
-             participant: Optional[str] = None, at: Optional[float] = None) -> Event:
-        event = Event(event_type, self.session.id, data, participant, at or time.time())
+    def emit(self, payload: Payload, participant: Optional[str] = None, at: Optional[float] = None) -> Event:
+        event = Event.of(payload, self.session.id, participant, at or time.time())
         self.queue(lambda: self.bus.publish(event))
         return event
 
-    def signal(self, identity: str, signal: str, **fields: Any) -> None:
-        self.emit(EventType.ENGAGEMENT_SIGNAL, {"signal": signal, **fields}, identity)
+    def signal(self, identity: str, signal: Signal) -> None:
+        self.emit(signal, identity)
 
     def queue(self, job: Job) -> None:
         """Run `job` after everything queued before it."""

@@ -8,6 +8,8 @@ from engagement.hands import HandQueue
 from media import Participant, PermissionDenied
 from media.exceptions import NotFound
 
+from events.types import HandLowered, HandRaised
+
 from .context import ClassContext
 
 
@@ -20,10 +22,10 @@ class Hands:
         identity = participant.identity
         if raised and self.queue.raise_hand(identity, participant.name, time.time()):
             self._context.activity.activity(identity).hands += 1
-            self._context.signal(identity, "hand_raised")
+            self._context.signal(identity, HandRaised())
             self._show()
         elif not raised and self.queue.lower(identity):
-            self._context.signal(identity, "hand_lowered")
+            self._context.signal(identity, HandLowered())
             self._show()
 
     def lower_for(self, moderator: Participant, identity: str) -> None:
@@ -31,7 +33,7 @@ class Hands:
             raise PermissionDenied("lowering someone's hand needs the moderate permission")
         if not self.queue.lower(identity):
             raise NotFound(f"{identity!r} has no hand raised")
-        self._context.signal(identity, "hand_lowered", by=moderator.identity)
+        self._context.signal(identity, HandLowered(by=moderator.identity))
         self._show()
 
     def left(self, identity: str, reason: str) -> None:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import redis.asyncio as aioredis
 
 from engagement.attention import FaceCounter
-from events import EventType
 from events.bus import EventBus
 from events.event import iso
+from events.types import MicMuted, MicUnmuted, SessionEnded, SessionStarted, TrackPublished, TrackUnpublished
+from events.types.base import KindName
+from events.types.session import EndReason
 from media import SFU, Admission, Participant, Publication, Room, RoomObserver, Source
 from media.video_tap import FrameWorker
 from recording.storage import RecordingStorage
@@ -101,9 +103,9 @@ class LiveSession(RoomObserver):
         now = time.time()
         if self.context.opened_at is None:
             self.context.opened_at = now
-            self.context.emit(EventType.SESSION_STARTED, {
-                "title": self.session.title, "scheduled_start": self.session.scheduled_start,
-                "scheduled_end": self.session.scheduled_end, "started_at": iso(now)}, at=now)
+            self.context.emit(SessionStarted(
+                title=self.session.title, scheduled_start=self.session.scheduled_start,
+                scheduled_end=self.session.scheduled_end, started_at=iso(now)), at=now)
             if self.session.settings.recording:
                 self.recording.start(None, [])
         activity = self.context.activity.activity(participant.identity, participant.name,
@@ -123,9 +125,9 @@ class LiveSession(RoomObserver):
         self.attendance.lost(participant)
 
     def track_published(self, participant: Participant, publication: Publication) -> None:
-        self.context.emit(EventType.TRACK_PUBLISHED, {
-            "track_sid": publication.sid, "kind": publication.kind,
-            "source": publication.source.value}, participant.identity)
+        self.context.emit(TrackPublished(
+            track_sid=publication.sid, kind=cast(KindName, publication.kind),
+            source=publication.source.value), participant.identity)
         if publication.source is Source.CAMERA:
             self.camera.published(participant.identity, publication)
         elif publication.source is Source.MICROPHONE:
@@ -135,9 +137,9 @@ class LiveSession(RoomObserver):
     def track_unpublished(self, participant: Participant, publication: Publication) -> None:
         identity = participant.identity
         self.recording.detach(publication)
-        self.context.emit(EventType.TRACK_UNPUBLISHED, {
-            "track_sid": publication.sid, "kind": publication.kind,
-            "source": publication.source.value}, identity)
+        self.context.emit(TrackUnpublished(
+            track_sid=publication.sid, kind=cast(KindName, publication.kind),
+            source=publication.source.value), identity)
         if publication.source is Source.MICROPHONE:
             self.transcripts.detach(publication)
             self.talk.microphone_closed(identity, publication)
@@ -147,8 +149,7 @@ class LiveSession(RoomObserver):
     def track_muted(self, participant: Participant, publication: Publication,
                     muted: bool, by: Optional[str]) -> None:
         if publication.source is Source.MICROPHONE:
-            fields = {"by": by} if by else {}
-            self.context.signal(participant.identity, "mic_muted" if muted else "mic_unmuted", **fields)
+            self.context.signal(participant.identity, MicMuted(by=by or None) if muted else MicUnmuted())
         elif publication.source is Source.CAMERA:
             self.camera.switched(participant.identity, not muted)
 
@@ -182,9 +183,9 @@ class LiveSession(RoomObserver):
         await self.transcripts.finish()
         await self.context.drain()
         await self.snapshots.snapshot(attended)
-        self.context.emit(EventType.ATTENDANCE_SUMMARY, await self.attendance.summary(now), at=now)
+        self.context.emit(await self.attendance.summary(now), at=now)
         opened_at = self.context.opened_at
-        self.context.emit(EventType.SESSION_ENDED, {
-            "ended_at": iso(now), "reason": reason,
-            "duration_s": round(now - opened_at, 3) if opened_at else 0.0}, at=now)
+        self.context.emit(SessionEnded(
+            ended_at=iso(now), reason=cast(EndReason, reason),
+            duration_s=round(now - opened_at, 3) if opened_at else 0.0), at=now)
         await self.close()

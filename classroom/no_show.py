@@ -10,8 +10,8 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from engagement.attendance_store import AttendanceStore
-from engagement.no_show import no_show_data, no_shows
-from events import Event, EventType
+from engagement.no_show import no_show_payload, no_shows
+from events import Event
 from events.bus import EventBus
 from sessions import SessionStore
 
@@ -31,5 +31,4 @@ class NoShowCheck:
         now = time.time()
         for entry in missing:
             if await store.mark_no_show(entry.identity):
-                await self._bus.publish(Event(EventType.ATTENDANCE_NO_SHOW, session.id,
-                                              no_show_data(session, entry), entry.identity, now))
+                await self._bus.publish(Event.of(no_show_payload(session, entry), session.id, entry.identity, now))

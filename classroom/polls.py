@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from engagement.polls import Poll, PollInvalid
-from events import EventType
+from events.types import PollAnswer, PollAnswered, PollEnded, PollStarted
 from media import MediaError, Participant, PermissionDenied
 from media.exceptions import NotFound
 
@@ -37,9 +37,8 @@ class Polls:
             raise MediaError(str(exc)) from exc
         self.running = poll
         self._context.activity.polls_asked += 1
-        self._context.emit(EventType.POLL_STARTED, {"poll_id": poll.id, "question": poll.question,
-                                                    "options": poll.options, "correct": poll.correct},
-                           moderator.identity)
+        self._context.emit(PollStarted(poll_id=poll.id, question=poll.question, options=poll.options,
+                                       correct=poll.correct), moderator.identity)
         for participant in self._context.require_room().participants.values():
             participant.signal({"type": "poll_started",
                                 "poll": self._public(poll, participant.permissions.moderate)})
@@ -58,8 +57,7 @@ class Polls:
             activity.polls_correct.add(poll.id)
         else:
             activity.polls_correct.discard(poll.id)
-        self._context.signal(participant.identity, "poll_answered", poll_id=poll.id, option=option,
-                             correct=correct)
+        self._context.signal(participant.identity, PollAnswered(poll_id=poll.id, option=option, correct=correct))
         self._send_results(poll)
 
     def end(self, moderator: Participant, poll_id: str) -> None:
@@ -75,11 +73,10 @@ class Polls:
     def _end(self, poll: Poll, by: str) -> None:
         self.running = None
         counts = poll.counts()
-        self._context.emit(EventType.POLL_ENDED, {
-            "poll_id": poll.id, "question": poll.question, "options": poll.options,
-            "correct": poll.correct, "counts": counts,
-            "answers": [{"identity": identity, "option": option, "correct": poll.is_correct(option)}
-                        for identity, option in poll.answers.items()]}, by)
+        self._context.emit(PollEnded(
+            poll_id=poll.id, question=poll.question, options=poll.options, correct=poll.correct, counts=counts,
+            answers=[PollAnswer(identity=identity, option=option, correct=poll.is_correct(option))
+                     for identity, option in poll.answers.items()]), by)
         room = self._context.room
         if room is not None:
             for participant in room.participants.values():

@@ -8,6 +8,8 @@ from typing import Optional
 
 from media import Participant
 
+from events.types import ConnectionQuality, TabHidden, TabVisible
+
 from .context import ClassContext
 
 QUALITY_INTERVAL_S = 10.0
@@ -20,7 +22,7 @@ class Presence:
 
     def visibility(self, participant: Participant, visible: bool) -> None:
         if self._context.activity.activity(participant.identity).visible.set(visible, time.time()):
-            self._context.signal(participant.identity, "tab_visible" if visible else "tab_hidden")
+            self._context.signal(participant.identity, TabVisible() if visible else TabHidden())
 
     def quality(self, participant: Participant, rtt_ms: Optional[float],
                 packet_loss: Optional[float], jitter_ms: Optional[float]) -> None:
@@ -28,5 +30,5 @@ class Presence:
         if now - self._last_quality.get(participant.identity, -QUALITY_INTERVAL_S) < QUALITY_INTERVAL_S * 0.9:
             return
         self._last_quality[participant.identity] = now
-        self._context.signal(participant.identity, "connection_quality", rtt_ms=rtt_ms,
-                             packet_loss=packet_loss, jitter_ms=jitter_ms)
+        self._context.signal(participant.identity, ConnectionQuality(rtt_ms=rtt_ms, packet_loss=packet_loss,
+                                                                     jitter_ms=jitter_ms))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from events.event import iso
+from events.types import Reaction
 from media import MediaError, Participant
 
 from .context import ClassContext
@@ -22,4 +23,4 @@ class Reactions:
         self._context.require_room().broadcast({"type": "reaction", "identity": participant.identity,
                                                 "emoji": emoji, "ts": iso(time.time())})
         self._context.activity.activity(participant.identity).reactions += 1
-        self._context.signal(participant.identity, "reaction", emoji=emoji)
+        self._context.signal(participant.identity, Reaction(emoji=emoji))

@@ -12,10 +12,12 @@ import logging
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
-from events import EventType
 from events.event import iso
+from events.types import RecordingFile, RecordingFinished, RecordingStarted
+from events.types.base import KindName, SourceName
+from events.types.recording import StopReason
 from media import Participant, PermissionDenied, Publication, Room
 from recording.recorder import RecordingWriter, TrackRecorder, file_extension, recordable
 from recording.manifest import Manifest, RecordedTrack
@@ -58,7 +60,7 @@ class SessionRecording:
             return False
         self.active, self.started_by, self._started_at = True, by, time.time()
         self._writer = RecordingWriter(self.session_id)
-        self._emit(EventType.RECORDING_STARTED, {"by": by}, by)
+        self._emit(RecordingStarted(by=by), by)
         self._broadcast({"type": "recording", **self.state()})
         # The manifest (fsynced) is written once for the class, not once per track.
         started = [self._begin(participant, publication) for participant, publication in tracks]
@@ -153,9 +155,9 @@ class SessionRecording:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        self._emit(EventType.RECORDING_FINISHED, {
-            "by": by, "reason": reason, "duration_s": round(time.time() - self._started_at, 3),
-            "files": [{"file": t.file, "participant": t.participant, "kind": t.kind,
-                       "source": t.source, "offset_s": t.offset_s, "duration_s": t.duration_s}
-                      for t in finished]}, by)
+        self._emit(RecordingFinished(
+            by=by, reason=cast(StopReason, reason), duration_s=round(time.time() - self._started_at, 3),
+            files=[RecordingFile(file=t.file, participant=t.participant, kind=cast(KindName, t.kind),
+                                 source=cast(SourceName, t.source), offset_s=t.offset_s, duration_s=t.duration_s)
+                   for t in finished]), by)
         return True

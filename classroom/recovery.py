@@ -27,6 +27,7 @@ import redis.asyncio as aioredis
 from engagement.polls import Poll
 from events import Event, EventType
 from events.bus import EventBus
+from events.types import ParticipantLeft
 from media import SFU, Admission
 
 from engagement.attendance_store import AttendanceStore
@@ -180,9 +181,9 @@ async def close_cut_intervals(store: AttendanceStore, bus: EventBus, listed: Liv
             sid = joined_sids.get(record.identity)
         if sid is None:  # killed between saving the interval and publishing its join
             continue
-        await bus.publish(Event(EventType.PARTICIPANT_LEFT, listed.session_id, {
-            "participant_sid": sid, "reason": "disconnected", "duration_s": round(duration, 3)},
-            record.identity, max(joined, last_seen)))
+        await bus.publish(Event.of(ParticipantLeft(participant_sid=sid, reason="disconnected",
+                                                   duration_s=round(duration, 3)),
+                                   listed.session_id, record.identity, max(joined, last_seen)))
 
 
 def _last_joined_sids(log: Path) -> dict[str, str]:

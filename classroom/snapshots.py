@@ -9,8 +9,6 @@ import logging
 import time
 from typing import Any, Awaitable, Callable
 
-from events import EventType
-
 from .attendance import Attendance
 from .camera import Camera
 from .context import ClassContext
@@ -45,7 +43,7 @@ class Snapshots:
             if identity not in activity.participants:
                 continue
             record = records.get(identity)
-            self._context.emit(EventType.ENGAGEMENT_SNAPSHOT, activity.snapshot(
+            self._context.emit(activity.snapshot_payload(
                 identity, record.present_s(now) if record else 0.0, talk,
                 turns.get(identity, 0), now), identity, now)
 

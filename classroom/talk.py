@@ -8,6 +8,8 @@ from typing import Any
 
 from media import Publication, Source
 
+from events.types import SpeakingStarted, SpeakingStopped
+
 from .context import ClassContext
 
 
@@ -22,10 +24,10 @@ class TalkTime:
         now = time.time()
         if speaking:
             self._speaking_since[identity] = now
-            self._context.signal(identity, "speaking_started")
+            self._context.signal(identity, SpeakingStarted())
         else:
             started = self._speaking_since.pop(identity, now)
-            self._context.signal(identity, "speaking_stopped", duration_s=round(now - started, 3))
+            self._context.signal(identity, SpeakingStopped(duration_s=round(now - started, 3)))
 
     def speaking(self) -> set[str]:
         return set(self._speaking_since)
