@@ -91,13 +91,10 @@ class Event:
     @classmethod
     def of(cls, payload: Payload, session_id: str, participant: Optional[str] = None,
            at: Optional[float] = None, event_id: Optional[str] = None) -> Event:
-        """The event of a typed payload (events/types/): its type and `data` come from it.
-        ValueError when the type has a participant and none is given, or the other way round."""
-        rule = payload.PARTICIPANT
-        if rule == "required" and participant is None:
-            raise ValueError(f"{payload.TYPE.value}: an event of this type is about a participant")
-        if rule == "none" and participant is not None:
-            raise ValueError(f"{payload.TYPE.value}: an event of this type is about no participant")
+        """The event of a typed payload (events/types/): its type and `data` come from it. Like
+        the constructor it checks nothing (an event is never refused on its way out: nothing
+        lost); `payload.PARTICIPANT` says whether the type has a participant, and
+        `events.schema.validate` checks the envelope."""
         return cls(payload.TYPE, session_id, payload.to_data(), participant,
                    time.time() if at is None else at, event_id or "")
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 import redis.asyncio as aioredis
 
 from events import Event, EventType
+from events.types import SummaryCounts, SummaryDraft
 from events.bus import EventBus
 from events.consumer import EventConsumer
 from sessions import SessionStore
@@ -76,8 +77,9 @@ class SummaryWorker:
         summary = await asyncio.to_thread(draft_summary, record, self._summariser, time.time())
         if not await self.store.create_draft(summary):
             return
-        await self._bus.publish(Event(EventType.SUMMARY_DRAFT, session_id, {
-            "summariser": summary["summariser"], "overview": summary["overview"],
-            "counts": {name: len(summary[name]) for name in ("topics", "key_points", "questions",
-                                                             "action_items", "students")}}))
+        await self._bus.publish(Event.of(SummaryDraft(
+            summariser=summary["summariser"], overview=summary["overview"],
+            counts=SummaryCounts(topics=len(summary["topics"]), key_points=len(summary["key_points"]),
+                                 questions=len(summary["questions"]), action_items=len(summary["action_items"]),
+                                 students=len(summary["students"]))), session_id))
         logger.info("session %s: draft summary ready for review", session_id)

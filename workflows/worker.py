@@ -16,12 +16,14 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Optional, Sequence
+from typing import Any, Awaitable, Callable, Literal, Optional, Sequence, cast
 
 import aiohttp
 import redis.asyncio as aioredis
 
 from events import Event, EventType
+from events.types import FlagRaised, NotificationFailed, NotificationSent, Payload
+from events.types.workflow import Channel
 from events.event import iso
 from events.bus import EventBus
 from events.consumer import EventConsumer
@@ -162,11 +164,11 @@ class WorkflowWorker:
         if event.get("participant") is None:
             return
         fields = _fields(event)
-        kind = {"attendance.no_show": "no_show"}.get(event["type"], "at_risk")
+        kind: Literal["no_show", "at_risk"] = "no_show" if event["type"] == "attendance.no_show" else "at_risk"
         reason = (f"{fields['student']} missed {fields['title']}" if kind == "no_show"
                   else f"{event['type']} for {fields['student']}")
-        await self._publish(EventType.FLAG_RAISED, event, {
-            "kind": kind, "reason": reason, "severity": "warning", "cause_event_id": event["id"]})
+        await self._publish(FlagRaised(kind=kind, reason=reason, severity="warning", cause_event_id=event["id"]),
+                            event)
 
     async def _record(self, rule: Rule, event: dict[str, Any]) -> None:
         data = event["data"]
@@ -193,9 +195,8 @@ class WorkflowWorker:
         risk = assess(await self.records.sessions(identity))
         previous = await self.records.set_risk(identity, {**risk.to_dict(), "updated_at": iso(time.time())})
         if risk.level == "at_risk" and (previous or {}).get("level") != "at_risk":
-            await self._publish(EventType.FLAG_RAISED, {**cause, "participant": identity}, {
-                "kind": "at_risk", "reason": "; ".join(risk.reasons), "severity": "warning",
-                "cause_event_id": cause["id"]})
+            await self._publish(FlagRaised(kind="at_risk", reason="; ".join(risk.reasons), severity="warning",
+                                           cause_event_id=cause["id"]), {**cause, "participant": identity})
 
     # -- notices ----------------------------------------------------------------------------
 
@@ -208,13 +209,14 @@ class WorkflowWorker:
         """Send, retrying what may succeed later with backoff; what fails for good (or too often)
         goes to the dead letter and is reported."""
         to = notifier.destination(notice)
-        fields = {"channel": notifier.channel, "template": template, "to": to, "cause_event_id": event["id"]}
+        channel = cast(Channel, notifier.channel)
         error, attempt = "", 0
         while attempt < self.config.max_attempts:
             attempt += 1
             try:
                 await notifier.send(notice)
-                await self._publish(EventType.WORKFLOW_NOTIFICATION_SENT, event, {**fields, "attempts": attempt})
+                await self._publish(NotificationSent(channel=channel, template=template, to=to,
+                                                     cause_event_id=event["id"], attempts=attempt), event)
                 return
             except APIError as exc:
                 error = exc.message
@@ -227,11 +229,11 @@ class WorkflowWorker:
         await self._redis.xadd(DEAD_LETTER, {"event_id": event["id"], "channel": notifier.channel, "to": to,
                                              "template": template, "error": error, "attempts": attempt,
                                              "notifier": notifier.name, "at": time.time()})
-        await self._publish(EventType.WORKFLOW_NOTIFICATION_FAILED, event,
-                            {**fields, "attempts": attempt, "error": error})
+        await self._publish(NotificationFailed(channel=channel, template=template, to=to, cause_event_id=event["id"],
+                                               attempts=attempt, error=error), event)
 
-    async def _publish(self, event_type: EventType, cause: dict[str, Any], data: dict[str, Any]) -> None:
-        await self._bus.publish(Event(event_type, cause["session_id"], data, cause.get("participant")))
+    async def _publish(self, payload: Payload, cause: dict[str, Any]) -> None:
+        await self._bus.publish(Event.of(payload, cause["session_id"], cause.get("participant")))
 
 
 ACTIONS: dict[str, Callable[[WorkflowWorker, Rule, dict[str, Any]], Awaitable[None]]] = {

@@ -9,9 +9,12 @@ from ..event import EventType
 from .base import Doc, EventId, Limits, Payload
 
 
+Channel = Literal["email", "webhook"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Notification(Payload):
-    channel: Literal["email", "webhook"]
+    channel: Channel
     template: Annotated[str, Limits(min_length=1)]
     to: Annotated[str, Limits(min_length=1), Doc("the address or URL")]
     cause_event_id: EventId

@@ -85,10 +85,9 @@ def test_event_of_builds_the_envelope():
     assert event.id.startswith("evt_") and event.version == 1
     validate(event.envelope())
     assert Event.of(payload, SESSION).ts > T0  # now
-    with pytest.raises(ValueError, match="no participant"):
-        Event.of(payload, SESSION, "sam")
-    with pytest.raises(ValueError, match="about a participant"):
-        Event.of(CameraOn(), SESSION)
+    assert Event.of(CameraOn(), SESSION, "sam", T0, event.id).envelope() == {
+        "id": event.id, "type": "engagement.signal", "version": 1, "ts": "2026-11-25T15:00:00.000Z",
+        "session_id": SESSION, "participant": "sam", "data": {"signal": "camera_on"}}
 
 
 def test_nested_records_parse_to_dataclasses():
