@@ -5,7 +5,7 @@ node answers the API, a join that reaches the wrong node is sent to the right on
 Only Redis is shared: nothing here coordinates nodes other than through it.
 """
 
-from .nodes import NodeInfo, NodeLoad, NodeRegistry, NodeState
+from .nodes import FleetKeys, NodeInfo, NodeLoad, NodeRegistry, NodeState, list_nodes
 from .placement import NoNodeAvailable, RoomPlacement
 
-__all__ = ["NodeInfo", "NodeLoad", "NodeRegistry", "NodeState", "NoNodeAvailable", "RoomPlacement"]
+__all__ = ["FleetKeys", "list_nodes", "NodeInfo", "NodeLoad", "NodeRegistry", "NodeState", "NoNodeAvailable", "RoomPlacement"]

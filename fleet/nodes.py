@@ -1,6 +1,6 @@
-"""Nodes in Redis: each writes `aula:node:{name}` (its URL, state and load) every heartbeat with
-a TTL, so a node that dies (kill -9, machine gone) drops out of the fleet within the TTL and
-its rooms can be placed elsewhere; `aula:nodes` lists the names ever seen, pruned as they go."""
+"""Nodes in Redis: each writes its entry (URL, state, load) every heartbeat with a TTL, so a node
+that dies (kill -9, machine gone) drops out of the fleet within the TTL and its rooms can be
+placed elsewhere; the fleet's list of names is pruned of those whose entry expired."""
 
 from __future__ import annotations
 
@@ -17,10 +17,33 @@ from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
-NODES_KEY = "aula:nodes"  # sorted set: name → last heartbeat (Unix seconds)
-NODE_KEY = "aula:node:{}"  # the node's NodeInfo JSON, expiring after the TTL
-NODE_ROOMS_KEY = "aula:node:{}:rooms"  # set of the session ids placed on the node
 DEFAULT_TTL_S = 10.0
+DEFAULT_FLEET = "aula"
+
+
+@dataclass(frozen=True)
+class FleetKeys:
+    """Where a fleet keeps its nodes in Redis. Several fleets can share one Redis (staging
+    beside production, or tests): each sees only its own nodes."""
+
+    fleet: str = DEFAULT_FLEET
+
+    @property
+    def prefix(self) -> str:
+        return f"aula:fleet:{self.fleet}:"
+
+    @property
+    def nodes(self) -> str:
+        return self.prefix + "nodes"  # sorted set: name → last heartbeat (Unix seconds)
+
+    def node(self, name: str) -> str:
+        return self.prefix + "node:" + name  # the node's NodeInfo JSON, expiring after the TTL
+
+    def node_rooms(self, name: str) -> str:
+        return self.prefix + "rooms_of:" + name  # the session ids placed on the node
+
+    def room(self, session_id: str) -> str:
+        return self.prefix + "room:" + session_id  # the name of the node hosting the room
 
 
 class NodeState(str, Enum):
@@ -64,10 +87,12 @@ class NodeRegistry:
     """This node's entry in the fleet, kept fresh by a heartbeat; and the fleet as Redis sees it."""
 
     def __init__(self, redis: aioredis.Redis, name: str, url: str, load: Callable[[], NodeLoad],
-                 ttl_s: float = DEFAULT_TTL_S, max_participants: Optional[int] = None) -> None:
+                 ttl_s: float = DEFAULT_TTL_S, max_participants: Optional[int] = None,
+                 keys: FleetKeys = FleetKeys()) -> None:
         if not 1.0 <= ttl_s <= 60.0:
             raise ValueError("the heartbeat TTL must be between 1 and 60 seconds")
         self._redis = redis
+        self.keys = keys
         self.name = name
         self.url = url
         self._load = load
@@ -86,8 +111,8 @@ class NodeRegistry:
                         round(load.packets_per_s, 1), round(load.cpu, 3), time.time(),
                         accepting=self.state is NodeState.ACTIVE and not full)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(NODE_KEY.format(self.name), json.dumps(info.to_dict()), px=int(self.ttl_s * 1000))
-            pipe.zadd(NODES_KEY, {self.name: info.last_seen})
+            pipe.set(self.keys.node(self.name), json.dumps(info.to_dict()), px=int(self.ttl_s * 1000))
+            pipe.zadd(self.keys.nodes, {self.name: info.last_seen})
             await pipe.execute()
         return info
 
@@ -97,7 +122,7 @@ class NodeRegistry:
         return await self.heartbeat()
 
     async def nodes(self) -> list[NodeInfo]:
-        return await list_nodes(self._redis)
+        return await list_nodes(self._redis, self.keys)
 
     async def close(self) -> None:
         """Leave the fleet at once (not after the TTL): a clean stop's rooms move on the next
@@ -108,8 +133,8 @@ class NodeRegistry:
             await asyncio.gather(task, return_exceptions=True)
             try:
                 async with self._redis.pipeline(transaction=True) as pipe:
-                    pipe.delete(NODE_KEY.format(self.name))
-                    pipe.zrem(NODES_KEY, self.name)
+                    pipe.delete(self.keys.node(self.name))
+                    pipe.zrem(self.keys.nodes, self.name)
                     await pipe.execute()
             except (RedisError, OSError) as exc:
                 logger.warning("fleet: could not leave (%s); the entry expires in %.0f s", exc, self.ttl_s)
@@ -125,13 +150,13 @@ class NodeRegistry:
             await asyncio.sleep(self.ttl_s / 4)
 
 
-async def list_nodes(redis: aioredis.Redis) -> list[NodeInfo]:
+async def list_nodes(redis: aioredis.Redis, keys: FleetKeys = FleetKeys()) -> list[NodeInfo]:
     """The live nodes, by name; names whose entry expired are pruned from the list."""
-    names = [n.decode() for n in cast(list[bytes], await redis.zrange(NODES_KEY, 0, -1))]
+    names = [n.decode() for n in cast(list[bytes], await redis.zrange(keys.nodes, 0, -1))]
     if not names:
         return []
-    raws = cast(list[Optional[bytes]], await redis.mget([NODE_KEY.format(n) for n in names]))
+    raws = cast(list[Optional[bytes]], await redis.mget([keys.node(n) for n in names]))
     gone = [name for name, raw in zip(names, raws) if raw is None]
     if gone:
-        await redis.zrem(NODES_KEY, *gone)
+        await redis.zrem(keys.nodes, *gone)
     return [NodeInfo.from_dict(json.loads(raw)) for raw in raws if raw is not None]
