@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator, Optional
 import pytest
 from aiortc import AudioStreamTrack, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 
-from media import SFU, Participant, Permissions, Role, Room
+from media import SFU, Participant, Permissions, Role, Room, RoomObserver
 from media.aiortc import use_host_addresses
 from media.lifecycle import cancel_and_wait
 
@@ -71,6 +71,20 @@ class LoopbackClient:
         await asyncio.gather(self.publisher.close(), self.subscriber.close())
 
 
+class Watching(RoomObserver):
+    """What a room tells its observer of its participants leaving and of its close."""
+
+    def __init__(self) -> None:
+        self.left: list[tuple[str, str]] = []
+        self.closed: list[str] = []
+
+    def participant_left(self, participant: Participant, reason: str) -> None:
+        self.left.append((participant.identity, reason))
+
+    def room_closed(self, reason: str) -> None:
+        self.closed.append(reason)
+
+
 async def wait_until(condition: Any, timeout: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
@@ -116,16 +130,15 @@ async def class_in_session(sfu: SFU, session_id: str, size: int = 2) -> tuple[Ro
 
 
 async def test_a_room_closed_twice_or_at_once_closes_once(sfu: SFU) -> None:
-    closed: list[str] = []
-    room = sfu.room("s1", "twice")
-    room._observer.room_closed = closed.append  # type: ignore[method-assign]
+    watching = Watching()
+    room = sfu.room("s1", "twice", watching)
     clients = [LoopbackClient(), LoopbackClient()]
     for index, client in enumerate(clients):
         await client.join(room, f"p{index}")
     try:
         await asyncio.gather(room.close("first"), room.close("second"))
         await room.close("third")
-        assert closed == ["first"]
+        assert watching.closed == ["first"]
         assert room.closed and room.participants == {}
         assert "s1" not in sfu.rooms  # the room told the SFU
         assert all(c.participant is not None and c.participant.closed for c in clients)
@@ -135,17 +148,16 @@ async def test_a_room_closed_twice_or_at_once_closes_once(sfu: SFU) -> None:
 
 
 async def test_a_participant_closed_on_its_own_leaves_its_room(sfu: SFU) -> None:
-    room = sfu.room("s2", "own close")
+    watching = Watching()
+    room = sfu.room("s2", "own close", watching)
     client = LoopbackClient()
-    left: list[tuple[str, str]] = []
-    room._observer.participant_left = lambda p, reason: left.append((p.identity, reason))  # type: ignore[method-assign]
     participant = await client.join(room, "solo")
     try:
         assert participant.publications  # its microphone and camera
         await participant.close()
         await participant.close()
         assert room.participants == {}  # it told its room
-        assert left == [("solo", "closed")]
+        assert watching.left == [("solo", "closed")]
         assert participant.publications == {}  # it closed its children
     finally:
         await room.close()
