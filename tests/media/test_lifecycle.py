@@ -107,8 +107,8 @@ def threads() -> int:
 
 
 async def settled(count: Any, baseline: int, timeout: float = 5.0) -> int:
-    """`count()` once it is back at `baseline` (a closed socket's last queued packets go out
-    on the packet sender's thread first), or after `timeout`."""
+    """`count()` once it is back at `baseline` or below (a closed socket's last queued packets
+    go out on the packet sender's thread first), or after `timeout`."""
     deadline = asyncio.get_running_loop().time() + timeout
     while count() > baseline and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.02)
@@ -217,6 +217,7 @@ async def test_a_room_opened_and_closed_100_times_leaves_nothing_behind(sfu: SFU
         for client in clients:
             await client.close()
     assert asyncio.all_tasks() - tasks == set()
-    assert await settled(open_descriptors, descriptors) == descriptors
-    assert await settled(threads, thread_count) == thread_count
+    # Fewer is no leak: a library's pooled thread may end meanwhile.
+    assert await settled(open_descriptors, descriptors) <= descriptors
+    assert await settled(threads, thread_count) <= thread_count
     assert sfu.rooms == {}
