@@ -23,6 +23,7 @@ from recording.manifest import delete_media
 from recording.storage import RecordingStorage
 from sessions import Session, SessionStore
 
+from .hosting import Hosting
 from .live_session import LiveSession
 from .no_show import NoShowCheck
 from .timers import DurableTimers
@@ -33,13 +34,14 @@ logger = logging.getLogger(__name__)
 
 class LiveSessions:
     def __init__(self, sessions: SessionStore, bus: EventBus, redis: aioredis.Redis, sfu: SFU,
-                 speech: SpeechServices, storage: RecordingStorage, data_dir: Path, end_grace_s: float,
+                 hosting: Hosting, speech: SpeechServices, storage: RecordingStorage, data_dir: Path, end_grace_s: float,
                  snapshot_interval_s: float, panel_interval_s: float,
                  video_sample_interval_s: float) -> None:
         self._sessions = sessions
         self._bus = bus
         self._redis = redis
         self._sfu = sfu
+        self._hosting = hosting
         self.speech = speech
         self._storage = storage
         self._sessions_dir = data_dir / "sessions"
@@ -82,7 +84,14 @@ class LiveSessions:
         return live, live.open_room(self._sfu)
 
     async def end(self, session_id: str, reason: str) -> Optional[Session]:
-        """End a session once, whoever asks first (API, instructor, timer)."""
+        """End a session once, whoever asks first (API, instructor, timer), on the node that
+        hosts its room (this one, or the one it asks)."""
+        host = await self._hosting.elsewhere(session_id)
+        if host is not None:
+            answer = await self._hosting.commands.send(host.name, {"end": session_id, "reason": reason})
+            if "error" in answer:
+                raise RuntimeError(f"node {host.name} could not end {session_id}: {answer['error']}")
+            return await self._sessions.get(session_id)
         if session_id in self._ending:
             return await asyncio.shield(self._ending[session_id])
         session = await self._sessions.get(session_id)
@@ -97,6 +106,7 @@ class LiveSessions:
             await self._sessions.save(session)
             await self.live(session).end(reason)
             self._live.pop(session_id, None)
+            await self._hosting.release(session_id)
             await self.timers.cancel("session_end", {"session_id": session_id})
             if session.settings.recording_retention_days is not None:
                 await self.timers.schedule(
@@ -109,6 +119,19 @@ class LiveSessions:
             raise
         finally:
             self._ending.pop(session_id, None)
+
+    async def answer(self, command: dict[str, Any]) -> dict[str, Any]:
+        """Another node's request about a class this node hosts (fleet.commands)."""
+        if "end" in command:
+            session = await self.end(str(command["end"]), str(command.get("reason", "api")))
+            return {"ended": session is not None}
+        if "recording" in command:
+            live = self._live.get(str(command["recording"]))
+            if live is None or live.room is None or live.room.closed:
+                return {"not_live": True}
+            changed = await live.set_recording(None, bool(command["on"]))
+            return {**live.recording.state(), "changed": changed}
+        return {"error": f"unknown command {sorted(command)}"}
 
     async def _recordings_expire(self, payload: dict[str, Any]) -> None:
         """The session's retention period is over: its recordings and export go."""

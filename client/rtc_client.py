@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, AsyncIterator, Callable, Optional
 
 import aiohttp
 from aiortc import (
@@ -87,6 +87,26 @@ class SignalingError(Exception):
         self.code = code
 
 
+# A join follows at most this many `redirect`s (one is the rule: the node placing the room).
+MAX_REDIRECTS = 3
+
+
+def _redirect(frame: aiohttp.WSMessage) -> Optional[dict[str, Any]]:
+    if frame.type != aiohttp.WSMsgType.TEXT:
+        return None
+    message = json.loads(frame.data)
+    return message if isinstance(message, dict) and message.get("type") == "redirect" else None
+
+
+async def _frames(first: aiohttp.WSMessage, ws: aiohttp.ClientWebSocketResponse) -> AsyncIterator[aiohttp.WSMessage]:
+    """The frame already read while connecting, then the rest of the socket's."""
+    if first.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+        return
+    yield first
+    async for frame in ws:
+        yield frame
+
+
 class RtcClient:
     def __init__(
         self,
@@ -117,6 +137,7 @@ class RtcClient:
         self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[dict[str, Any]]]] = []
         self._tapped: set[int] = set()
         self.closed: asyncio.Future[Optional[int]] = asyncio.get_event_loop().create_future()
+        self.redirects: list[dict[str, Any]] = []  # `redirect` messages followed while connecting
 
     # -- connecting ---------------------------------------------------------------------
 
@@ -124,7 +145,19 @@ class RtcClient:
         """Join, publish, and return the `joined` message; raises SignalingError if refused."""
         self._session = aiohttp.ClientSession()
         self._ws = await self._session.ws_connect(f"{self._url}?token={self._token}")
-        self._reader = asyncio.ensure_future(self._read())
+        for _ in range(MAX_REDIRECTS):
+            first = await self._ws.receive(timeout=self.options.connect_timeout_s)
+            redirect = _redirect(first)
+            if redirect is None:
+                break
+            # The room lives on another node of the fleet: the same token joins there.
+            self.redirects.append(redirect)
+            await self._ws.close()
+            self._url = redirect["url"]
+            self._ws = await self._session.ws_connect(f"{self._url}?token={self._token}")
+        else:
+            raise SignalingError("redirect_loop", f"redirected {MAX_REDIRECTS} times: {self.redirects}")
+        self._reader = asyncio.ensure_future(self._read(first))
         joined = await asyncio.wait_for(asyncio.shield(self._joined),
                                         self.options.connect_timeout_s)
         self.identity = joined["participant"]["identity"]
@@ -183,11 +216,11 @@ class RtcClient:
 
     # -- messages -------------------------------------------------------------------------
 
-    async def _read(self) -> None:
+    async def _read(self, first: aiohttp.WSMessage) -> None:
         assert self._ws is not None
         close_code: Optional[int] = None
         try:
-            async for frame in self._ws:
+            async for frame in _frames(first, self._ws):
                 if frame.type != aiohttp.WSMsgType.TEXT:
                     continue
                 message = json.loads(frame.data)

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import aiortc
 from aiohttp import web
 
+from fleet import NoNodeAvailable
 from engagement.attendance import attendance_policy, records_csv, summarise
 from events.bus import session_stream
 from events.xapi import statements
@@ -36,7 +37,8 @@ MAX_BODY_BYTES = 256 * 1024
 # The OpenAPI document of every route below; tests/fuzz checks it against the route table.
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 # /api/ paths that need no API key: the signaling socket (its token says who) and the document.
-OPEN_API_PATHS = frozenset({"/api/rtc", "/api/openapi.json"})
+OPEN_API_PATHS = frozenset({"/api/rtc", "/api/openapi.json",
+                            "/api/nodes"})  # API key or ops token: server/fleet_api.py checks
 # The operations dashboard's endpoints take an ops token instead (server/dashboard.py).
 OPS_API_PREFIX = "/api/dashboard/"
 
@@ -185,7 +187,7 @@ async def get_session(request: web.Request) -> web.Response:
     session = await path_session(request)
     room = context.sfu.rooms.get(session.id)
     return web.json_response({
-        **session.to_dict(),
+        **session.to_dict(), "node": await context.hosting.placement.host(session.id),
         "room": None if room is None else {
             **room.describe(), "participants": [p.describe() for p in room.participants.values()]},
     })
@@ -256,11 +258,14 @@ async def recording_control(request: web.Request) -> web.Response:
     action = (await json_object(request)).get("action")
     if action not in ("start", "stop"):
         return error(400, "invalid_request", 'action must be "start" or "stop"')
-    live = context.live.get(session.id)
-    if live is None or live.room is None or live.room.closed:
+    host = await context.hosting.elsewhere(session.id)
+    if host is not None:  # the class runs on another node: it records there
+        answer = await context.hosting.commands.send(host.name, {"recording": session.id, "on": action == "start"})
+    else:
+        answer = await context.live.answer({"recording": session.id, "on": action == "start"})
+    if answer.get("not_live"):
         return error(409, "not_live", "the class is not live: nobody is in its room")
-    changed = await live.set_recording(None, action == "start")
-    return web.json_response({**live.recording.state(), "changed": changed})
+    return web.json_response(answer)
 
 
 async def recordings(request: web.Request) -> web.Response:
@@ -339,6 +344,12 @@ async def join_page(request: web.Request) -> web.StreamResponse:
     session = await context.sessions.get(request.match_info["session_id"])
     if session is None:
         return web.Response(status=404, text="No such class.", content_type="text/plain")
+    try:
+        host = None if session.ended else await context.hosting.host_elsewhere(session.id)
+    except NoNodeAvailable:
+        host = None  # the page says so when its socket is refused
+    if host is not None:  # the class runs on another node: the page (and its socket) come from there
+        raise web.HTTPTemporaryRedirect(host.url + request.path_qs)
     return web.FileResponse(context.settings.web_client_dir / "join.html",
                             headers={"Cache-Control": "no-store"})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import Any, AsyncIterator, Optional
 
 import redis.asyncio as aioredis
@@ -24,8 +25,10 @@ from .config import Settings
 from .context import CONTEXT, AppContext
 from .dashboard import add_dashboard_routes
 from .embedded_redis import EmbeddedRedis
+from .fleet_api import add_fleet_routes
 from .embedded_worker import EmbeddedWorker
 from .garbage import CollectAfterDepartures
+from classroom.hosting import Hosting
 from classroom.live_sessions import LiveSessions
 from classroom.transcription import SpeechServices
 from .loop_monitor import LoopLagMonitor
@@ -51,6 +54,7 @@ def create_app(settings: Settings) -> web.Application:
     add_playback_routes(app)
     add_review_routes(app)
     add_dashboard_routes(app)
+    add_fleet_routes(app)
     app.router.add_get("/api/rtc", rtc_socket)
     app.router.add_static("/static/", settings.web_client_dir, follow_symlinks=False)
     return app
@@ -59,7 +63,9 @@ def create_app(settings: Settings) -> web.Application:
 async def _close_rooms(app: web.Application) -> None:
     """Before aiohttp waits for open handlers: end every participant's socket (their rooms
     close with reason server_shutdown; clients reconnect to wherever the class moves). live.json
-    stops first: it keeps the classes as they ran, for the next process to resume."""
+    stops first: it keeps the classes as they ran, for the next process to resume. The node
+    leaves the fleet before its rooms close, so the clients' rejoins go where the rooms move."""
+    await app[CONTEXT].hosting.close()
     await app[LIVE_CLASSES].close()
     await app[CONTEXT].sfu.close()
 
@@ -82,6 +88,9 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
         assert settings.secret is not None
         storage = storage_from_url(settings.recording_storage)
         sfu = SFU(settings.ice_addresses, settings.ice_allowed_networks)
+        hosting = Hosting(redis, sfu, settings.node_name or f"{socket.gethostname()}-{settings.port}",
+                          advertise_url(settings), settings.fleet_name, settings.node_ttl_s,
+                          settings.node_max_participants)
         loop_lag = LoopLagMonitor()
         loop_lag.start()
         full_collections = CollectAfterDepartures(sfu)
@@ -98,9 +107,10 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
             logger.info("transcription is on: by `aula asr-worker` processes through Redis")
         else:
             logger.info("transcription is off: no --whisper-model given")
-        live = LiveSessions(sessions, bus, redis, sfu, speech, storage, settings.data_dir,
+        live = LiveSessions(sessions, bus, redis, sfu, hosting, speech, storage, settings.data_dir,
                             settings.end_grace_s, settings.snapshot_interval_s,
                             settings.panel_interval_s, settings.video_sample_interval_s)
+        await hosting.start(live.answer)
         # Before the timers (a class's end may be due) and before any connection (a rejoin).
         resumed = await _resume_classes(settings, sessions, live, bus, redis)
         live.start()
@@ -113,7 +123,7 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
         app[CONTEXT] = AppContext(
             settings=settings, redis=redis, feed_redis=feed_redis, sessions=sessions,
             tokens=TokenIssuer(settings.secret, settings.token_ttl_s), sfu=sfu, loop_lag=loop_lag,
-            bus=bus, live=live, storage=storage,
+            bus=bus, live=live, hosting=hosting, storage=storage,
             exports=Exports(settings.data_dir / "sessions", storage),
             joins=JoinLimiter(settings.join_limit_address, settings.join_limit_identity),
         )
@@ -122,6 +132,7 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
         finally:
             if worker is not None:
                 await worker.stop()
+            await hosting.close()
             await live_classes.close()
             await live.close()
             await sfu.close()
@@ -135,6 +146,14 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
                 await embedded.stop()
 
     return context
+
+
+def advertise_url(settings: Settings) -> str:
+    """Where other nodes send this node's joins."""
+    if settings.advertise_url or settings.public_url:
+        return str(settings.advertise_url or settings.public_url).rstrip("/")
+    host = socket.gethostname() if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"
 
 
 # A burst (a class joining at once) waits for a connection rather than opening hundreds.

@@ -99,6 +99,25 @@ class StateSettings(_Section):
 
 
 @dataclass(frozen=True)
+class FleetSettings(_Section):
+    """Fleet.
+    Nodes sharing one Redis and one fleet name share the school's rooms: each room is placed on
+    one node, and joins that reach another node are sent there (docs/operations.md, Scaling out)."""
+    fleet_name: str = setting("aula", "the fleet this node joins (several fleets can share one Redis)",
+                              flag="--fleet")
+    node_name: Optional[str] = setting(None, "this node's name in the fleet, unique and stable across restarts "
+                                             "(its rooms are found again by it)", default_text="HOST-PORT")
+    advertise_url: Optional[str] = setting(None, "where the other nodes send this node's joins "
+                                                 "(`https://node1.class.example.org`)",
+                                           default_text="--public-url, else http://HOST:PORT")
+    node_ttl_s: float = setting(10.0, "heartbeat TTL, seconds: a node silent this long is gone and its rooms "
+                                      "are placed elsewhere", parse=number, check=between(1, 60))
+    node_max_participants: Optional[int] = setting(None, "participants above which this node takes no new "
+                                                         "rooms (placement skips it)", parse=whole_number,
+                                                   check=above(0), default_text="no limit")
+
+
+@dataclass(frozen=True)
 class NetworkSettings(_Section):
     """Network.
     Which ICE candidates the server offers and accepts."""
@@ -244,13 +263,13 @@ class WorkerSettings(_Section):
 
 
 SECTIONS: dict[str, type] = {
-    "server": ServerSettings, "state": StateSettings, "network": NetworkSettings, "limits": LimitSettings,
-    "classes": ClassSettings, "transcription": TranscriptionSettings, "recording": RecordingSettings,
-    "workflows": WorkflowSettings, "workers": WorkerSettings,
+    "server": ServerSettings, "state": StateSettings, "fleet": FleetSettings, "network": NetworkSettings,
+    "limits": LimitSettings, "classes": ClassSettings, "transcription": TranscriptionSettings,
+    "recording": RecordingSettings, "workflows": WorkflowSettings, "workers": WorkerSettings,
 }
 # Which sections each command reads.
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "serve": ("server", "state", "network", "limits", "classes", "transcription", "recording"),
+    "serve": ("server", "state", "fleet", "network", "limits", "classes", "transcription", "recording"),
     "worker": ("state", "workflows", "workers"),
     "asr-worker": ("state", "transcription", "workers"),
     "transcribe": ("state", "transcription"),
@@ -264,6 +283,7 @@ FIELD_SECTION: dict[str, str] = {item.name: name for name, section in SECTIONS.i
 class Settings:
     server: ServerSettings
     state: StateSettings
+    fleet: FleetSettings
     network: NetworkSettings
     limits: LimitSettings
     classes: ClassSettings

@@ -15,6 +15,7 @@ from events.bus import EventBus
 from recording.storage import RecordingStorage
 
 from .config import Settings
+from classroom.hosting import Hosting
 from classroom.live_sessions import LiveSessions
 from .loop_monitor import LoopLagMonitor
 from .rate_limit import JoinLimiter
@@ -36,6 +37,7 @@ class AppContext:
     loop_lag: LoopLagMonitor
     bus: EventBus
     live: LiveSessions
+    hosting: Hosting
     storage: RecordingStorage
     exports: "Exports"
     joins: JoinLimiter

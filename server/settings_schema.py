@@ -108,8 +108,13 @@ def validate(section: Any) -> None:
     """Each field's check; a section's `__post_init__` calls it."""
     for item, option in options(type(section)):
         value = getattr(section, item.name)
-        if option.check is not None and (problem := option.check(value)) is not None:
+        if (problem := _problem(option, value)) is not None:
             raise SettingsInvalid(f"{option.flag}: {problem}")
+
+
+def _problem(option: Option, value: Any) -> Optional[str]:
+    """What the field's check finds wrong with the value; a field left unset (None) has nothing."""
+    return option.check(value) if option.check is not None and value is not None else None
 
 
 # -- argparse and the environment ------------------------------------------------------------
@@ -149,7 +154,7 @@ def read(section: type, args: argparse.Namespace, env: Optional[Mapping[str, str
                 raise SettingsInvalid(f"{source}: {exc}") from exc
         else:
             value, source = default_of(item, option, cli=True), f"{option.flag} (default)"
-        if option.check is not None and (problem := option.check(value)) is not None:
+        if (problem := _problem(option, value)) is not None:
             raise SettingsInvalid(f"{source}: {problem}")
         values[item.name] = value
     return section(**values)

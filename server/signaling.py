@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 from aiohttp import WSMsgType, web
 
+from fleet import NoNodeAvailable
 from media import JoinRefused, MediaError, Participant, PermissionDenied, Room, Source
 
 from .context import CONTEXT, AppContext
@@ -29,6 +30,8 @@ CLOSE_AUTH = 4001
 CLOSE_REFUSED = 4003
 CLOSE_NOT_FOUND = 4004
 CLOSE_RATE_LIMITED = 4029  # as HTTP 429
+CLOSE_REDIRECT = 4307  # as HTTP 307: the room is on another node (the `redirect` message says where)
+CLOSE_UNAVAILABLE = 4503  # as HTTP 503: no node takes the room now; try again
 
 
 class BadMessage(Exception):
@@ -71,6 +74,11 @@ class Connection:
         await self.ws.close(code=code, message=message)
 
 
+def rtc_url(base_url: str) -> str:
+    """The signaling socket's URL on a node: ws: for http:, wss: for https:."""
+    return base_url.replace("http", "ws", 1).rstrip("/") + "/api/rtc"
+
+
 async def rtc_socket(request: web.Request) -> web.StreamResponse:
     context: AppContext = request.app[CONTEXT]
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=20)
@@ -100,6 +108,15 @@ async def rtc_socket(request: web.Request) -> web.StreamResponse:
         return await refuse("session_not_found", "no such session", CLOSE_NOT_FOUND)
     if session.ended:
         return await refuse("session_ended", "the class has ended", CLOSE_REFUSED)
+    try:
+        host = await context.hosting.host_elsewhere(session.id)
+    except NoNodeAvailable as exc:
+        return await refuse("no_node_available", str(exc), CLOSE_UNAVAILABLE)
+    if host is not None:
+        # The room lives on another node: the client opens the same socket there, same token.
+        connection.send({"type": "redirect", "url": rtc_url(host.url), "node": host.name})
+        await connection.close(CLOSE_REDIRECT, b"redirect")
+        return ws
     live, room = context.live.open_room(session)
     try:
         participant = await room.join(grant.identity, grant.name, grant.role, grant.permissions,

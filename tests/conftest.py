@@ -168,9 +168,12 @@ class AulaServer:
 
 
 def loopback_settings(redis_url: str, data_dir: Path, **overrides: Any) -> Settings:
-    """Loopback-only ICE, so no test traffic leaves 127.0.0.0/8."""
+    """Loopback-only ICE, so no test traffic leaves 127.0.0.0/8. A fleet of its own (unless the
+    test names one): servers of other tests on the same Redis are not its nodes."""
+    port = overrides.pop("port", None) or free_port()
+    overrides.setdefault("fleet_name", f"test-{port}")
     return Settings(
-        host=LOOPBACK, port=free_port(), redis_url=redis_url, data_dir=data_dir,
+        host=LOOPBACK, port=port, redis_url=redis_url, data_dir=data_dir,
         api_key="test-api-key", secret="test-secret-that-is-long-enough-for-hs256", ice_addresses=(LOOPBACK,),
         ice_allowed_networks=("127.0.0.0/8",), reconnect_grace_s=2.0, **overrides)
 

@@ -1,0 +1,92 @@
+"""Hosting: this node in the fleet. It registers with its load while it runs (fleet/), hosts
+the rooms placed on it, and tells the edge where any other room lives, so a join that reaches
+the wrong node is sent to the right one."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Optional
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from fleet import FleetKeys, NodeInfo, NodeLoad, NodeRegistry, NoNodeAvailable, RoomPlacement, list_nodes
+from fleet.commands import Handler, NodeCommands
+from media import SFU
+
+logger = logging.getLogger(__name__)
+
+
+class Hosting:
+    def __init__(self, redis: aioredis.Redis, sfu: SFU, name: str, url: str, fleet: str, ttl_s: float,
+                 max_participants: Optional[int] = None) -> None:
+        self._redis = redis
+        self._sfu = sfu
+        self.keys = FleetKeys(fleet)
+        self.registry = NodeRegistry(redis, name, url, self._load, ttl_s, max_participants, self.keys)
+        self.placement = RoomPlacement(redis, self.keys)
+        self.commands = NodeCommands(redis, self.keys, name)
+        self._counted = (time.monotonic(), time.process_time(), 0)
+
+    @property
+    def name(self) -> str:
+        return self.registry.name
+
+    async def start(self, handler: Handler) -> None:
+        """Join the fleet, `handler` answering the other nodes' requests about this node's rooms."""
+        self.commands.start(handler)
+        await self.registry.heartbeat()  # in the fleet before the first join can arrive
+        self.registry.start()
+
+    async def elsewhere(self, session_id: str) -> Optional[NodeInfo]:
+        """The live node other than this one that hosts the room, if any (placing nothing)."""
+        host = await self.placement.host(session_id)
+        if host is None or host == self.name:
+            return None
+        return await self.placement.node_info(host)
+
+    async def host_elsewhere(self, session_id: str) -> Optional[NodeInfo]:
+        """None if the room is (now) placed here; else the node that hosts it. Raises
+        fleet.NoNodeAvailable when no node takes it. While Redis cannot be reached the room is
+        served here: a class on one node beats no class."""
+        try:
+            return await self._host_elsewhere(session_id)
+        except (RedisError, OSError) as exc:
+            logger.warning("fleet: Redis unreachable (%s); room %s is served here", exc, session_id)
+            return None
+
+    async def _host_elsewhere(self, session_id: str) -> Optional[NodeInfo]:
+        for _ in range(3):
+            host = await self.placement.place(session_id, preferred=self.name)
+            if host == self.name:
+                return None
+            info = await self.placement.node_info(host)
+            if info is not None:
+                return info
+            # Its node died between placing and looking it up: placing again moves the room.
+        raise NoNodeAvailable(f"the nodes room {session_id} was placed on keep disappearing")
+
+    async def release(self, session_id: str) -> None:
+        """The class ended: its place goes, whichever node held it (a dead one too)."""
+        host = await self.placement.host(session_id)
+        if host is not None:
+            await self.placement.release(session_id, host)
+
+    async def nodes(self) -> list[NodeInfo]:
+        return await list_nodes(self._redis, self.keys)
+
+    async def close(self) -> None:
+        """Leave the fleet, then stop answering. Idempotent."""
+        await self.registry.close()
+        await self.commands.close()
+
+    def _load(self) -> NodeLoad:
+        stats = self._sfu.stats()
+        now, cpu = time.monotonic(), time.process_time()
+        then, cpu_then, forwarded_then = self._counted
+        self._counted = (now, cpu, stats["packets_forwarded"])
+        elapsed = max(now - then, 1e-3)
+        return NodeLoad(rooms=stats["rooms"], participants=stats["participants"],
+                        packets_per_s=max(stats["packets_forwarded"] - forwarded_then, 0) / elapsed,
+                        cpu=(cpu - cpu_then) / elapsed)

@@ -1,0 +1,51 @@
+"""The fleet over HTTP: `GET /api/nodes` (API key or ops token) lists the live nodes with their
+load; `POST /api/nodes/{name}/drain` (API key) makes a node take no new rooms."""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from .api import error
+from .context import CONTEXT, AppContext
+from .tokens import TokenError
+
+
+def _authorised(request: web.Request) -> bool:
+    """The API key, or an ops token (the dashboard's), as `Authorization: Bearer ...`."""
+    context: AppContext = request.app[CONTEXT]
+    given = request.headers.get("Authorization", "")
+    if hmac.compare_digest(given.encode(), f"Bearer {context.settings.api_key}".encode()):
+        return True
+    try:
+        context.tokens.verify_ops(given.removeprefix("Bearer "))
+    except TokenError:
+        return False
+    return True
+
+
+async def list_nodes(request: web.Request) -> web.Response:
+    if not _authorised(request):
+        return error(401, "unauthorized", "an API key or an ops token is required: Authorization: Bearer <key>")
+    nodes = await request.app[CONTEXT].hosting.nodes()
+    return web.json_response({"nodes": [node.to_dict() for node in nodes]})
+
+
+async def drain_node(request: web.Request) -> web.Response:
+    """Only the node itself drains (its own state is what it heartbeats): another node answers
+    with where to send the request."""
+    hosting = request.app[CONTEXT].hosting
+    name = request.match_info["name"]
+    if name != hosting.name:
+        target = await hosting.placement.node_info(name)
+        if target is None:
+            return error(404, "node_not_found", f"no live node {name!r}")
+        return error(409, "not_this_node", f"{name!r} drains itself: POST {target.url}/api/nodes/{name}/drain")
+    info = await hosting.registry.drain()
+    return web.json_response(info.to_dict())
+
+
+def add_fleet_routes(app: web.Application) -> None:
+    app.router.add_get("/api/nodes", list_nodes)
+    app.router.add_post("/api/nodes/{name}/drain", drain_node)
