@@ -15,14 +15,11 @@ keeps a `Meter`: calls, errors, busy time for its `metrics()`, and a close that 
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from contextlib import contextmanager
 from importlib.metadata import entry_points
 from typing import Callable, Generic, Iterator, Optional, TypeVar
-
-logger = logging.getLogger(__name__)
 
 Factory = TypeVar("Factory", bound=Callable[..., object])
 
@@ -32,7 +29,7 @@ class APIError(Exception):
     `retryable`: whether the same call may succeed later (a timeout, a 503), or will fail again
     the same way (a 400, a missing model) and should not be retried."""
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(self, message: str, retryable: bool = True) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable

@@ -50,13 +50,11 @@ class SummaryWorker:
         self.consumer = EventConsumer(redis, GROUP, name, claim_idle_ms=claim_idle_ms)
 
     async def run(self, stop: asyncio.Event) -> None:
-        try:
-            await self.consumer.run(self.handle, stop)
-        finally:
-            self.close()
+        await self.consumer.run(self.handle, stop)
 
     def close(self) -> None:
-        """Release the summariser (its model), if one was loaded; idempotent."""
+        """Release the summariser (its model), if one was loaded; idempotent. For the owner of
+        what `make_summariser` makes (`run_worker`): it may hand out a shared one."""
         summariser, self._summariser = self._summariser, None
         close = getattr(summariser, "close", None)
         if callable(close):

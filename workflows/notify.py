@@ -40,8 +40,8 @@ RETRYABLE_4XX = frozenset({408, 429})
 class SendFailed(APIError):
     """A notice was not delivered (`retryable`: whether trying again may deliver it)."""
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
-        super().__init__(message, retryable=retryable)
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message, retryable)
 
 
 @dataclass(frozen=True)

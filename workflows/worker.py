@@ -287,11 +287,17 @@ async def run_worker(redis_url: str, config: WorkflowConfig, name: str, data_dir
     try:
         async with aiohttp.ClientSession() as http:
             runs = [WorkflowWorker(redis, bus, config, name, http, claim_idle_ms, notifiers=notifiers).run(stop)]
+            summaries = None
             if make_summariser is not None:
                 # Drafting a long class takes a while: a summary is claimed later than a notice.
-                runs.append(SummaryWorker(redis, bus, data_dir / "sessions", name, make_summariser,
-                                          max(claim_idle_ms, 120_000)).run(stop))
-            await asyncio.gather(*runs)
+                summaries = SummaryWorker(redis, bus, data_dir / "sessions", name, make_summariser,
+                                          max(claim_idle_ms, 120_000))
+                runs.append(summaries.run(stop))
+            try:
+                await asyncio.gather(*runs)
+            finally:
+                if summaries is not None:
+                    summaries.close()
     finally:
         await bus.close()
         await redis.aclose()
