@@ -17,7 +17,6 @@ from urllib.parse import quote
 import aiortc
 from aiohttp import web
 
-from fleet import NoNodeAvailable
 from engagement.attendance import attendance_policy, records_csv, summarise
 from events.bus import session_stream
 from events.xapi import statements
@@ -339,21 +338,6 @@ async def transcript(request: web.Request) -> web.Response:
                                  f'inline; filename="transcript-{session.id}.{fmt}"'})
 
 
-async def join_page(request: web.Request) -> web.StreamResponse:
-    context: AppContext = request.app[CONTEXT]
-    session = await context.sessions.get(request.match_info["session_id"])
-    if session is None:
-        return web.Response(status=404, text="No such class.", content_type="text/plain")
-    try:
-        host = None if session.ended else await context.hosting.host_elsewhere(session.id)
-    except NoNodeAvailable:
-        host = None  # the page says so when its socket is refused
-    if host is not None:  # the class runs on another node: the page (and its socket) come from there
-        raise web.HTTPTemporaryRedirect(host.url + request.path_qs)
-    return web.FileResponse(context.settings.web_client_dir / "join.html",
-                            headers={"Cache-Control": "no-store"})
-
-
 async def excuse(request: web.Request) -> web.Response:
     """Record an excused absence (a note from home): no no-show notice, category excused."""
     context: AppContext = request.app[CONTEXT]
@@ -400,5 +384,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_delete("/api/sessions/{session_id}/recordings/{identity}", delete_participant_media)
     app.router.add_post("/api/tokens", create_ops_token)
     app.router.add_get("/api/students/{identity}", student_record)
-    app.router.add_get("/join/{session_id}", join_page)
 

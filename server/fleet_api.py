@@ -1,11 +1,14 @@
 """The fleet over HTTP: `GET /api/nodes` (API key or ops token) lists the live nodes with their
-load; `POST /api/nodes/{name}/drain` (API key) makes a node take no new rooms."""
+load; `POST /api/nodes/{name}/drain` (API key) makes a node take no new rooms; the join page
+comes from the node that hosts the class."""
 
 from __future__ import annotations
 
 import hmac
 
 from aiohttp import web
+
+from fleet import NoNodeAvailable
 
 from .api import error
 from .context import CONTEXT, AppContext
@@ -46,6 +49,22 @@ async def drain_node(request: web.Request) -> web.Response:
     return web.json_response(info.to_dict())
 
 
+async def join_page(request: web.Request) -> web.StreamResponse:
+    context: AppContext = request.app[CONTEXT]
+    session = await context.sessions.get(request.match_info["session_id"])
+    if session is None:
+        return web.Response(status=404, text="No such class.", content_type="text/plain")
+    try:
+        host = None if session.ended else await context.hosting.host_elsewhere(session.id)
+    except NoNodeAvailable:
+        host = None  # the page says so when its socket is refused
+    if host is not None:  # the class runs on another node: the page (and its socket) come from there
+        raise web.HTTPTemporaryRedirect(host.url + request.path_qs)
+    return web.FileResponse(context.settings.web_client_dir / "join.html",
+                            headers={"Cache-Control": "no-store"})
+
+
 def add_fleet_routes(app: web.Application) -> None:
     app.router.add_get("/api/nodes", list_nodes)
     app.router.add_post("/api/nodes/{name}/drain", drain_node)
+    app.router.add_get("/join/{session_id}", join_page)
