@@ -1,5 +1,6 @@
 // The join page: reads the link, shows the pre-join screen, wires the controls to a
-// Classroom and keeps the page's chrome (buttons, banners, notices) in step with it.
+// Classroom and keeps the page's chrome (buttons, banners, notices) in step with it; the
+// class-activity views are activity_views.js.
 //
 // URL: /join/<session_id>?token=<join token>[&autojoin=1]
 // With autojoin=1 the page joins at once with camera and microphone (kiosks, bots, tests).
@@ -7,14 +8,10 @@
 import { readJoinToken } from "./token.js";
 import { LocalMedia } from "./local_media.js";
 import { RoomView } from "./room_view.js";
-import { Classroom, Phase, REACTIONS, POLL_MIN_OPTIONS, POLL_MAX_OPTIONS } from "./classroom.js";
+import { Classroom } from "./classroom.js";
+import { Phase } from "./connection_phase.js";
 import { icon } from "./icons.js";
-import { ChatPanel } from "./chat_panel.js";
-import { HandsQueue } from "./hands_queue.js";
-import { ReactionPicker } from "./reaction_picker.js";
-import { PollCard, PollDialog } from "./poll_view.js";
-import { LivePanel } from "./live_panel.js";
-import { CaptionsView } from "./captions.js";
+import { wireActivityViews } from "./activity_views.js";
 
 const $ = (selector) => document.querySelector(selector);
 const TOAST_MS = 6000;
@@ -64,7 +61,7 @@ async function boot() {
     stats: () => classroom.stats(),
   });
 
-  const activity = wireActivity(classroom);
+  const activity = wireActivityViews(classroom, { rerender: () => render(classroom, activity) });
   wireControls(classroom, activity);
   classroom.addEventListener("change", () => {
     render(classroom, activity);
@@ -91,158 +88,6 @@ async function boot() {
   }
 }
 
-/**
- * The class-activity views (chat, hands, reactions, polls, the live panel), fed by the
- * classroom's events. Returns what the controls and render() need.
- */
-function wireActivity(classroom) {
-  const moderator = Boolean(classroom.perms.moderate);
-  const selfIdentity = classroom.claims.identity;
-  const nameOf = (identity) => classroom.nameOf(identity);
-  const rerender = () => render(classroom, activity);
-
-  const chat = new ChatPanel({
-    root: $("#chat"),
-    selfIdentity,
-    nameOf,
-    onSend: (text, to) => classroom.sendChat(text, to),
-    onChange: () => {
-      rerender();
-      updateSidebar();
-    },
-  });
-  $('#chat [data-action="send-chat"]').append(icon("send"));
-  const hands = new HandsQueue({ root: $("#hands"), onLower: (identity) => classroom.moderate("lower_hand", identity) });
-  const reactions = new ReactionPicker({
-    button: $('[data-action="toggle-reactions"]'),
-    menu: $("#reactions"),
-    reactions: REACTIONS,
-    onPick: (emoji) => classroom.react(emoji),
-  });
-  $('[data-action="toggle-reactions"]').append(icon("react"), label("React"));
-  const pollCard = new PollCard({
-    root: $("#poll"),
-    onAnswer: (option) => classroom.answerPoll(option),
-    onEnd: () => classroom.endPoll(),
-    onDismiss: () => {
-      classroom.dismissPoll();
-      $('#controls [data-action="toggle-chat"]')?.focus();
-    },
-  });
-  const pollDialog = new PollDialog({
-    dialog: $("#poll-dialog"),
-    minOptions: POLL_MIN_OPTIONS,
-    maxOptions: POLL_MAX_OPTIONS,
-    onCreate: (poll) => classroom.createPoll(poll),
-  });
-  const panel = new LivePanel({ root: $("#panel") });
-  const closePanel = ({ restoreFocus = false } = {}) => {
-    if ($("#panel").hidden) return;
-    $("#panel").hidden = true;
-    rerender();
-    updateSidebar();
-    if (restoreFocus) $('#controls [data-action="toggle-panel"]').focus();
-  };
-  $('#panel [data-action="close-panel"]').addEventListener("click", () => closePanel({ restoreFocus: true }));
-  $("#panel").addEventListener("keydown", (event) => {
-    if (event.key === "Escape") closePanel({ restoreFocus: true });
-  });
-
-  let handsBefore = new Set();
-  classroom.addEventListener("chat", (event) => chat.add(event.detail));
-  classroom.addEventListener("hands", () => {
-    hands.render(classroom.hands, { moderator });
-    if (moderator) {
-      for (const hand of classroom.hands) {
-        if (!handsBefore.has(hand.identity)) announce(`${hand.name || hand.identity} raised a hand`);
-      }
-    }
-    handsBefore = new Set(classroom.hands.map((hand) => hand.identity));
-    updateSidebar();
-  });
-  let pollBefore = null;
-  classroom.addEventListener("poll", () => {
-    const poll = classroom.poll;
-    pollCard.render(poll, { moderator });
-    panel.refresh({ poll });
-    if (poll && (poll.poll_id !== pollBefore?.poll_id || poll.status !== pollBefore?.status)) {
-      announce(poll.status === "running" ? `New poll: ${poll.question}` : `The poll is over: ${poll.question}`);
-    }
-    pollBefore = poll;
-    rerender(); // the "Poll" button is off while one runs
-    updateSidebar();
-  });
-  // Captions: off until the user turns them on; the choice is remembered on this device.
-  const captions = new CaptionsView({ root: $("#captions") });
-  captions.setEnabled(localStorage.getItem("aula.captions") === "on");
-  classroom.addEventListener("caption", (event) => captions.update(event.detail));
-  classroom.addEventListener("engagement", () => {
-    panel.render({ participants: classroom.engagement, speakers: classroom.speakers, poll: classroom.poll });
-  });
-
-  function updateSidebar() {
-    const inRoom = [Phase.CONNECTING, Phase.JOINED, Phase.RECONNECTING].includes(classroom.phase);
-    $("#sidebar").hidden = !inRoom || [...$("#sidebar").children].every((section) => section.hidden);
-  }
-
-  let recipientsKey = "";
-  const activity = {
-    chat,
-    reactions,
-    captions,
-    moderator,
-    toggleCaptions: () => {
-      captions.setEnabled(!captions.enabled);
-      localStorage.setItem("aula.captions", captions.enabled ? "on" : "off");
-      rerender();
-    },
-    toggleChat: () => {
-      chat.toggle();
-      updateSidebar();
-    },
-    togglePanel: () => {
-      if (!moderator) return;
-      if (!$("#panel").hidden) {
-        closePanel();
-        return;
-      }
-      $("#panel").hidden = false;
-      panel.render({ participants: classroom.engagement, speakers: classroom.speakers, poll: classroom.poll });
-      rerender();
-      updateSidebar();
-      $("#panel").focus();
-    },
-    createPoll: () => moderator && pollDialog.open($('#controls [data-action="create-poll"]')),
-    /** Called on every classroom "change": who can be written to, who speaks, the sidebar. */
-    refresh() {
-      // Students write privately to the instructors; moderators to anyone.
-      const people = [...classroom.participants.values()]
-        .filter((p) => moderator || p.role === "instructor")
-        .map((p) => ({ identity: p.identity, name: p.name || p.identity }))
-        .sort((a, b) => a.name.localeCompare(b.name));
-      const key = JSON.stringify(people);
-      if (key !== recipientsKey) {
-        recipientsKey = key;
-        chat.setRecipients(people);
-      }
-      if (panel.isOpen) panel.refresh({ speakers: classroom.speakers });
-      if ([Phase.REMOVED, Phase.LEFT, Phase.REFUSED].includes(classroom.phase)) {
-        reactions.close();
-        pollDialog.close();
-      }
-      updateSidebar();
-    },
-  };
-  return activity;
-}
-
-/** Say `text` to screen readers (a polite live region). */
-function announce(text) {
-  const region = $("#announcer");
-  region.textContent = "";
-  setTimeout(() => (region.textContent = text), 50);
-}
-
 function wireControls(classroom, activity) {
   const actions = {
     join: () => classroom.join(),
@@ -257,7 +102,7 @@ function wireControls(classroom, activity) {
     "toggle-screen": () => (classroom.sharingScreen ? classroom.stopScreenShare() : classroom.startScreenShare()),
     "toggle-lock": () => classroom.toggleLock(),
     "toggle-recording": () => classroom.toggleRecording(),
-    "toggle-hand": () => classroom.toggleHand(),
+    "toggle-hand": () => classroom.activity.toggleHand(),
     "toggle-chat": () => activity.toggleChat(),
     "toggle-captions": () => activity.toggleCaptions(),
     "toggle-panel": () => activity.togglePanel(),
@@ -356,7 +201,8 @@ function renderActivityControls(classroom, activity, { inRoom, joined }) {
   const moderator = activity.moderator;
   const hand = $('[data-action="toggle-hand"]');
   hand.hidden = moderator || !inRoom;
-  setToggle(hand, { on: classroom.handRaised, disabled: !joined, icons: ["hand", "hand"], text: classroom.handRaised ? "Lower hand" : "Raise hand" });
+  const handRaised = classroom.activity.handRaised;
+  setToggle(hand, { on: handRaised, disabled: !joined, icons: ["hand", "hand"], text: handRaised ? "Lower hand" : "Raise hand" });
 
   $("#controls .picker").hidden = !inRoom;
   $('[data-action="toggle-reactions"]').disabled = !joined;
@@ -384,7 +230,7 @@ function renderActivityControls(classroom, activity, { inRoom, joined }) {
 
   const createPoll = $('[data-action="create-poll"]');
   createPoll.hidden = !moderator || !inRoom;
-  createPoll.disabled = !joined || classroom.poll?.status === "running";
+  createPoll.disabled = !joined || classroom.activity.poll?.status === "running";
   if (!createPoll.childElementCount) createPoll.append(icon("poll"), label("Poll"));
 
   const panelButton = $('[data-action="toggle-panel"]');

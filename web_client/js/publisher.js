@@ -8,6 +8,8 @@
 import { candidateToWire, waitForIceGathering, watchConnection } from "./rtc_util.js";
 
 const ANSWER_TIMEOUT_MS = 15_000;
+/** The token permission each source needs to be published. */
+const SOURCE_PERMISSION = { microphone: "publish_audio", camera: "publish_video", screen: "publish_screen" };
 
 export class PublishError extends Error {
   constructor(message, code) {
@@ -49,6 +51,14 @@ export class Publisher {
   /** Which sources are published now. */
   get sources() {
     return [...this._transceivers.keys()];
+  }
+
+  /** Add each track `media` (LocalMedia) captured that `perms` allow; call negotiate() afterwards. */
+  async addCaptured(media, perms) {
+    const captured = [["microphone", media.micTrack], ["camera", media.cameraTrack], ["screen", media.screenTrack]];
+    for (const [source, track] of captured) {
+      if (track && perms[SOURCE_PERMISSION[source]]) await this.addSource(source, track);
+    }
   }
 
   /** Add (or put back) the track for `source`; call negotiate() afterwards. */

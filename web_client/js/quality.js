@@ -8,7 +8,11 @@
 //                receives nothing (you are alone, or publish only) uses the server's reports
 //                of what it lost of ours (remote-inbound-rtp fractionLost)
 //   jitter_ms    the mean jitter of those same streams
-// A field the browser cannot measure yet is left out.
+// A field the browser cannot measure yet is left out. `QualityReporter` sends one every 10 s
+// while joined; `rtpCounters` is the RTP side of getStats() for debugging (window.aula.stats()).
+
+// The server takes `quality` at most every 10 s: a little over, so timer drift never makes it early.
+const QUALITY_INTERVAL_MS = 10_050;
 
 /**
  * @param {RTCPeerConnection[]} connections subscriber first, then publisher
@@ -79,3 +83,68 @@ function selectedPair(report) {
 const mean = (values) => values.reduce((sum, value) => sum + value, 0) / values.length;
 const clamp01 = (value) => Math.min(1, Math.max(0, value));
 const round = (value, digits) => Number(value.toFixed(digits));
+
+/** Sends `quality` every QUALITY_INTERVAL_MS from `start()` to `stop()`, while `active()`. */
+export class QualityReporter {
+  /**
+   * @param {object} options
+   * @param {() => RTCPeerConnection[]} options.connections the peer connections now, subscriber first
+   * @param {() => boolean} options.active whether to measure now (joined)
+   * @param {(message: object) => void} options.send to the server
+   */
+  constructor({ connections, active, send }) {
+    this._connections = connections;
+    this._active = active;
+    this._send = send;
+    this._timer = null;
+    this._previous = null;
+  }
+
+  start() {
+    clearTimeout(this._timer);
+    this._timer = setTimeout(() => this._report(), QUALITY_INTERVAL_MS);
+  }
+
+  stop() {
+    clearTimeout(this._timer);
+    this._timer = null;
+  }
+
+  async _report() {
+    try {
+      const connections = this._connections();
+      if (this._active() && connections.length) {
+        const { report, sample } = await measureQuality(connections, this._previous);
+        this._previous = sample;
+        if (Object.keys(report).length) this._send({ type: "quality", ...report });
+      }
+    } catch (error) {
+      console.warn("aula: could not measure connection quality", error);
+    } finally {
+      if (this._timer !== null) this.start();
+    }
+  }
+}
+
+/** The `type` ("outbound-rtp" or "inbound-rtp") RTP counters of a peer connection, for debugging. */
+export async function rtpCounters(pc, type) {
+  if (!pc) return [];
+  const report = await pc.getStats();
+  const rows = [];
+  report.forEach((s) => {
+    if (s.type !== type) return;
+    rows.push({
+      mid: s.mid,
+      kind: s.kind,
+      codec: report.get(s.codecId)?.mimeType ?? null,
+      packets: s.packetsSent ?? s.packetsReceived,
+      bytes: s.bytesSent ?? s.bytesReceived,
+      frames: s.framesEncoded ?? s.framesDecoded,
+      keyFrames: s.keyFramesEncoded ?? s.keyFramesDecoded,
+      pli: s.pliCount,
+      nack: s.nackCount,
+      packetsLost: s.packetsLost,
+    });
+  });
+  return rows;
+}
