@@ -16,7 +16,7 @@ packet at the SFU, for
 
 The Aula app runs in this process (as tests/conftest.py's `aula_server` fixture does), bound to
 127.0.0.1 with loopback-only ICE, against a redis-server started on a free loopback port.
-`Publication._on_packet` (called by `media.aiortc_hooks.tap_receiver` for every media packet at
+`Publication._on_packet` (called by `media.aiortc.receiver.tap_receiver` for every media packet at
 arrival, RTX unwrapped) is wrapped to record (arrival `time.monotonic()`, sequence number, RTP
 timestamp, marker, key-frame start, size, abs-send-time). The first seconds after the first
 video packet are discarded (`--chrome-warmup`, 30 s: Chrome's bandwidth estimate ramps up and
