@@ -76,6 +76,14 @@ class Hosting:
     async def nodes(self) -> list[NodeInfo]:
         return await list_nodes(self._redis, self.keys)
 
+    async def node_urls(self) -> list[str]:
+        """The live nodes' URLs, for a client to try when its node stops answering; this node's
+        alone while Redis cannot be reached."""
+        try:
+            return [node.url for node in await self.nodes()]
+        except (RedisError, OSError):
+            return [self.registry.url]
+
     async def close(self) -> None:
         """Leave the fleet, then stop answering. Idempotent."""
         await self.registry.close()

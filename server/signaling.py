@@ -117,12 +117,13 @@ async def rtc_socket(request: web.Request) -> web.StreamResponse:
         connection.send({"type": "redirect", "url": rtc_url(host.url), "node": host.name})
         await connection.close(CLOSE_REDIRECT, b"redirect")
         return ws
+    nodes = await context.hosting.node_urls()
     live, room = context.live.open_room(session)
     try:
         participant = await room.join(grant.identity, grant.name, grant.role, grant.permissions,
                                       connection.send,
-                                      joined_extra=live.joined_extra(grant.identity,
-                                                                     grant.permissions.moderate))
+                                      joined_extra={**live.joined_extra(grant.identity, grant.permissions.moderate),
+                                                    "nodes": nodes})
     except JoinRefused as exc:
         return await refuse(exc.code, str(exc), CLOSE_REFUSED)
     call = Call(room, live, participant, context.live)

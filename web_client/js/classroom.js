@@ -16,7 +16,8 @@
 //   "caption"     a live caption (partial or final) of someone's speech
 // and `recording` ({active, started_by, started_at}) is kept current ("change" on each update).
 
-import { SignalingClient, signalingUrl, FINAL_CLOSE_CODES } from "./signaling.js";
+import { SignalingClient, FINAL_CLOSE_CODES } from "./signaling.js";
+import { SignalingRoute } from "./signaling_route.js";
 import { Publisher } from "./publisher.js";
 import { QualityReporter, rtpCounters } from "./quality.js";
 import { Phase, Reconnects, refusalText, endedByServer } from "./connection_phase.js";
@@ -48,6 +49,7 @@ export class Classroom extends EventTarget {
     this.lastError = null;
 
     this._signaling = null;
+    this._route = new SignalingRoute(token);
     this._publisher = null;
     this._subscriber = null;
     this._iceServers = [];
@@ -143,7 +145,7 @@ export class Classroom extends EventTarget {
 
   _connect() {
     this._connectError = null;
-    const signaling = new SignalingClient(signalingUrl(this.token));
+    const signaling = new SignalingClient(this._route.url);
     this._signaling = signaling;
     signaling.on("*", (message) => this._onMessage(message));
     signaling.onClose((info) => this._onSocketClosed(signaling, info));
@@ -186,6 +188,7 @@ export class Classroom extends EventTarget {
       return;
     }
     console.info(`aula: reconnecting: ${reason}`);
+    this._route.failed();
     const signaling = this._signaling;
     this._signaling = null;
     signaling?.close(1000, "reconnecting");
@@ -219,8 +222,10 @@ export class Classroom extends EventTarget {
     this._setPhase(phase);
   }
 
-  /** The server took us out of the room (`participant_left` naming us, or a bare close). */
+  /** The server took us out of the room (`participant_left` naming us, or a bare close); a node
+   *  stopping (an upgrade, a drain) is no end: the class goes on, there after a restart or elsewhere. */
   _endedByServer(reason) {
+    if (reason === "server_shutdown") return this._scheduleReconnect("the node is restarting or draining");
     const { phase, kind, text } = endedByServer(reason);
     this._finish(phase);
     this._notice(kind, text);
@@ -329,13 +334,11 @@ export class Classroom extends EventTarget {
 
   /** End the class for everyone (attendance summary, session.ended), as the API's end does. */
   endClass() {
-    if (!this.perms.moderate || this.phase !== Phase.JOINED) return;
-    this._signaling?.send({ type: "moderate", action: "end_class" });
+    if (this.phase === Phase.JOINED) this.moderate("end_class");
   }
 
   toggleLock() {
-    if (!this.perms.moderate || !this.room) return;
-    this._signaling?.send({ type: "moderate", action: this.room.locked ? "unlock" : "lock" });
+    if (this.room) this.moderate(this.room.locked ? "unlock" : "lock");
   }
 
   /** Moderators: start or stop recording the class. */

@@ -13,6 +13,7 @@ const BACKGROUND_TYPES = new Set(["visibility", "quality", "update_subscription"
 export const MESSAGE_HANDLERS = {
   joined(message) {
     this._reconnects.reset();
+    this._route.joined(message.nodes ?? []);
     this._iceServers = message.ice_servers ?? [];
     this.room = message.room ?? null;
     this.self = message.participant ?? null;
@@ -30,6 +31,16 @@ export const MESSAGE_HANDLERS = {
     this._publish().catch((error) => this._toast(`Could not publish: ${error.message}`, "error"));
     this._sendVisibility();
     this.activity.onJoined(message);
+  },
+
+  redirect(message) {
+    // The class's room lives on another node: the same token joins there (docs/signaling.md).
+    // After too many in a row the socket's close reconnects as any dropped connection does.
+    if (!this._route.redirected(message.url)) return;
+    const signaling = this._signaling;
+    this._signaling = null;
+    signaling?.close(1000, "redirected");
+    this._connect();
   },
 
   answer(message) {

@@ -39,7 +39,6 @@ export function endedByServer(reason) {
   const text = {
     room_closed: "The class has ended.",
     session_ended: "The class has ended.",
-    server_shutdown: "The server is restarting. Rejoin in a moment.",
     replaced: "You joined this class from another window; this one is disconnected.",
     removed: "You were removed from the class",
   }[reason] ?? "The server ended your connection to the class.";
