@@ -4,6 +4,7 @@ the wrong node is sent to the right one."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Optional
@@ -14,6 +15,7 @@ from redis.exceptions import RedisError
 from fleet import FleetKeys, NodeInfo, NodeLoad, NodeRegistry, NoNodeAvailable, RoomPlacement, list_nodes
 from fleet.commands import Handler, NodeCommands
 from media import SFU
+from media.lifecycle import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,7 @@ class Hosting:
         self.placement = RoomPlacement(redis, self.keys)
         self.commands = NodeCommands(redis, self.keys, name)
         self._counted = (time.monotonic(), time.process_time(), 0)
+        self._watcher: Optional[asyncio.Task[None]] = None
 
     @property
     def name(self) -> str:
@@ -38,6 +41,7 @@ class Hosting:
         self.commands.start(handler)
         await self.registry.heartbeat()  # in the fleet before the first join can arrive
         self.registry.start()
+        self._watcher = asyncio.ensure_future(self._watch_placements())
 
     async def elsewhere(self, session_id: str) -> Optional[NodeInfo]:
         """The live node other than this one that hosts the room, if any (placing nothing)."""
@@ -88,6 +92,27 @@ class Hosting:
         """Leave the fleet, then stop answering. Idempotent."""
         await self.registry.close()
         await self.commands.close()
+        if self._watcher is not None:
+            await cancel_and_wait(self._watcher)
+            self._watcher = None
+
+    async def _watch_placements(self) -> None:
+        """A node that looked dead to the fleet (its loop stalled past the TTL) may find its rooms
+        placed elsewhere meanwhile: it closes them here (`room_moved`), so their clients rejoin
+        on the room's node and each class is one room again."""
+        task = asyncio.current_task()
+        assert task is not None
+        while not task.cancelling():
+            await asyncio.sleep(self.registry.ttl_s / 4)
+            try:
+                for session_id in list(self._sfu.rooms):
+                    host = await self.placement.host(session_id)
+                    room = self._sfu.rooms.get(session_id)
+                    if host is not None and host != self.name and room is not None:
+                        logger.warning("fleet: room %s is placed on %s now; closing it here", session_id, host)
+                        await room.close("room_moved")
+            except (RedisError, OSError) as exc:
+                logger.warning("fleet: cannot check this node's placements (%s)", exc)
 
     def _load(self) -> NodeLoad:
         stats = self._sfu.stats()

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TTL_S = 10.0
+DEFAULT_TTL_S = 6.0
 DEFAULT_FLEET = "aula"
 
 

@@ -110,8 +110,9 @@ class FleetSettings(_Section):
     advertise_url: Optional[str] = setting(None, "where the other nodes send this node's joins "
                                                  "(`https://node1.class.example.org`)",
                                            default_text="--public-url, else http://HOST:PORT")
-    node_ttl_s: float = setting(10.0, "heartbeat TTL, seconds: a node silent this long is gone and its rooms "
-                                      "are placed elsewhere", parse=number, check=between(1, 60))
+    node_ttl_s: float = setting(6.0, "heartbeat TTL, seconds (a heartbeat every quarter of it): a node silent "
+                                     "this long is gone and its rooms are placed elsewhere", parse=number,
+                                check=between(1, 60))
     node_max_participants: Optional[int] = setting(None, "participants above which this node takes no new "
                                                          "rooms (placement skips it)", parse=whole_number,
                                                    check=above(0), default_text="no limit")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 
 from client import ClientOptions, RtcClient
+from server.context import CONTEXT
 from tests.conftest import AulaServer, RedisServer, free_port, loopback_settings, running_aula
 from tests.server.test_dashboard_api import ops_token
 from tests.synthetic import ColourTrack, ToneTrack
@@ -95,3 +96,23 @@ async def test_the_node_list_needs_the_api_key_or_an_ops_token(redis_server, tmp
         ops = await ops_token(a)
         async with a.http.get(f"{a.base_url}/api/nodes", headers={"Authorization": f"Bearer {ops}"}) as response:
             assert response.status == 200 and len((await response.json())["nodes"]) == 1
+
+
+async def test_a_node_that_finds_its_room_placed_elsewhere_closes_it_here(redis_server, tmp_path):
+    """As after its loop stalled past the TTL and a join re-placed the room: one room per class."""
+    async with fleet_of_two(redis_server, tmp_path) as (a, b):
+        session = await a.create_session()
+        student = await joined_via(b, b, session["id"], "sam")
+        try:
+            hosting = b.app[CONTEXT].hosting
+            await b.app[CONTEXT].redis.set(hosting.keys.room(session["id"]), "node-a")
+            await asyncio.wait_for(student.closed, hosting.registry.ttl_s)
+            for _ in range(50):  # the socket ends before the room has finished closing
+                if session["id"] not in b.sfu.rooms:
+                    break
+                await asyncio.sleep(0.05)
+            assert session["id"] not in b.sfu.rooms
+            left = [m for m in student.messages if m["type"] == "participant_left" and m["identity"] == "sam"]
+            assert [m["reason"] for m in left] == ["room_moved"]
+        finally:
+            await student.close()

@@ -154,7 +154,7 @@ export class Classroom extends EventTarget {
     });
   }
 
-  _onSocketClosed(signaling, { code, reason, byClient }) {
+  _onSocketClosed(signaling, { code, reason, byClient, opened }) {
     if (signaling !== this._signaling || byClient) return;
     if (this.phase === Phase.REMOVED || this.phase === Phase.LEFT || this.phase === Phase.REFUSED) return;
     const refusal = this._connectError;
@@ -176,11 +176,11 @@ export class Classroom extends EventTarget {
       this._notice("refused", refusalText(refusal, code), refusal?.code ?? String(code));
       return;
     }
-    this._scheduleReconnect(`signaling closed (${code})`);
+    this._scheduleReconnect(`signaling closed (${code})`, { unreachable: opened === false });
   }
 
   /** Tear the connection down and build it again: new socket, fresh peer connections. */
-  _scheduleReconnect(reason, { rateLimited = false } = {}) {
+  _scheduleReconnect(reason, { rateLimited = false, unreachable = false } = {}) {
     if (this._reconnects.pending || this.phase === Phase.IDLE) return;
     if ([Phase.REMOVED, Phase.LEFT, Phase.REFUSED].includes(this.phase)) return;
     if (rateLimited && !this._reconnects.negotiationRetryAllowed()) {
@@ -188,7 +188,7 @@ export class Classroom extends EventTarget {
       return;
     }
     console.info(`aula: reconnecting: ${reason}`);
-    this._route.failed();
+    this._route.failed(unreachable);
     const signaling = this._signaling;
     this._signaling = null;
     signaling?.close(1000, "reconnecting");
@@ -223,9 +223,9 @@ export class Classroom extends EventTarget {
   }
 
   /** The server took us out of the room (`participant_left` naming us, or a bare close); a node
-   *  stopping (an upgrade, a drain) is no end: the class goes on, there after a restart or elsewhere. */
+   *  stopping (an upgrade, a drain) or its room moving is no end: the class goes on, on its node. */
   _endedByServer(reason) {
-    if (reason === "server_shutdown") return this._scheduleReconnect("the node is restarting or draining");
+    if (["server_shutdown", "room_moved"].includes(reason)) return this._scheduleReconnect(`the class's node: ${reason}`);
     const { phase, kind, text } = endedByServer(reason);
     this._finish(phase);
     this._notice(kind, text);

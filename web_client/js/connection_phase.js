@@ -2,7 +2,9 @@
 // `#app[data-phase]`), what the user reads when a connection ends (a refusal, or the server
 // taking us out of the room), and when a dropped connection is tried again (`Reconnects`).
 
-const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+// Every 1-2 s for the first ~10 s (a node's restart, or its death: a fleet places its rooms
+// elsewhere within the heartbeat TTL, 6 s by default), then backing off to every 8 s.
+const RECONNECT_DELAYS_MS = [500, 1000, 1000, 2000, 2000, 2000, 4000, 8000];
 const RENEGOTIATION_RETRY_MS = 15_000;
 
 /** Connection phases, in `state.phase`. */

@@ -41,7 +41,7 @@ export class SignalingClient {
     return () => this._handlers.get(type)?.delete(handler);
   }
 
-  /** Register `handler({code, reason, byClient})`, called once when the socket closes. */
+  /** Register `handler({code, reason, byClient, opened})`, called once when the socket closes. */
   onClose(handler) {
     this._closeHandlers.add(handler);
   }
@@ -59,7 +59,7 @@ export class SignalingClient {
       });
       socket.addEventListener("message", (event) => this._dispatch(event.data));
       socket.addEventListener("close", (event) => {
-        this._finish({ code: event.code, reason: event.reason, byClient: this._closedByUs });
+        this._finish({ code: event.code, reason: event.reason, byClient: this._closedByUs, opened });
         if (!opened) reject(new Error(`signaling closed before opening (code ${event.code})`));
       });
     });

@@ -20,6 +20,7 @@ export class SignalingRoute {
     this._candidates = [this._home];
     this._failures = 0;
     this._redirects = 0;
+    this._unreachable = new Set(); // nodes whose socket never opened since we were last in
     /** The URL the next socket opens. */
     this.url = this._home;
   }
@@ -36,13 +37,23 @@ export class SignalingRoute {
   joined(nodes) {
     this._redirects = 0;
     this._failures = 0;
+    this._unreachable.clear();
     const others = nodes.map((url) => nodeSignalingUrl(url, this._token)).filter((url) => url !== this.url);
     this._candidates = [this.url, ...others];
   }
 
-  /** The connection dropped: the next attempt goes to the next node (back to this one in turn). */
-  failed() {
+  /**
+   * The connection dropped: the next attempt goes to the next node (back to this one in turn),
+   * skipping those that could not be reached at all while another one can.
+   */
+  failed(unreachable = false) {
+    if (unreachable) this._unreachable.add(this.url);
+    let choices = this._candidates.filter((url) => !this._unreachable.has(url));
+    if (!choices.length) {
+      this._unreachable.clear();
+      choices = this._candidates;
+    }
     this._failures += 1;
-    this.url = this._candidates[this._failures % this._candidates.length];
+    this.url = choices[this._failures % choices.length];
   }
 }
