@@ -9,7 +9,7 @@ from ..event import EventType
 from .base import Doc, Duration, Name, ParticipantSid, Payload, Role, TrackKind, TrackSid, TrackSource, when
 
 LeaveReason = Literal["left", "removed", "disconnected", "connection_lost", "replaced", "session_ended",
-                      "room_closed", "server_shutdown"]
+                      "room_closed", "server_shutdown", "room_moved"]
 
 
 @dataclass(frozen=True, kw_only=True)
