@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 class Hosting:
     def __init__(self, redis: aioredis.Redis, sfu: SFU, name: str, url: str, fleet: str, ttl_s: float,
-                 max_participants: Optional[int] = None) -> None:
+                 max_participants: Optional[int] = None, on_drained: Callable[[], None] = lambda: None) -> None:
         self._redis = redis
         self._sfu = sfu
         self.keys = FleetKeys(fleet)
@@ -31,6 +31,10 @@ class Hosting:
         self.commands = NodeCommands(redis, self.keys, name)
         self._counted = (time.monotonic(), time.process_time(), 0)
         self._watcher: Optional[asyncio.Task[None]] = None
+        self._draining: Optional[asyncio.Task[None]] = None
+        self._on_drained = on_drained
+        # Set once a drain has no class left here (`aula serve` then exits 0).
+        self.drained = asyncio.Event()
 
     @property
     def name(self) -> str:
@@ -88,13 +92,33 @@ class Hosting:
         except (RedisError, OSError):
             return [self.registry.url]
 
+    async def drain(self, deadline_s: float) -> NodeInfo:
+        """Take no new rooms; the classes here finish, and those still running after
+        `deadline_s` move: their places are freed and their rooms close (`server_shutdown`), so
+        their pages rejoin on other nodes. Then `drained` is set. A second drain keeps the first
+        deadline."""
+        info = await self.registry.drain()
+        if self._draining is None:
+            self._draining = asyncio.ensure_future(self._drain(time.monotonic() + deadline_s))
+        return info
+
     async def close(self) -> None:
         """Leave the fleet, then stop answering. Idempotent."""
         await self.registry.close()
         await self.commands.close()
-        if self._watcher is not None:
-            await cancel_and_wait(self._watcher)
-            self._watcher = None
+        await cancel_and_wait(self._watcher, self._draining)
+        self._watcher = self._draining = None
+
+    async def _drain(self, deadline: float) -> None:
+        while self._sfu.rooms and time.monotonic() < deadline:
+            await asyncio.sleep(min(1.0, max(deadline - time.monotonic(), 0.0)))
+        for session_id, room in list(self._sfu.rooms.items()):
+            logger.warning("fleet: drain deadline: room %s moves to another node", session_id)
+            await self.placement.release(session_id, self.name)
+            await room.close("server_shutdown")
+        logger.info("fleet: node %s drained", self.name)
+        self.drained.set()
+        self._on_drained()
 
     async def _watch_placements(self) -> None:
         """A node that looked dead to the fleet (its loop stalled past the TTL) may find its rooms

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import Any, AsyncIterator, Optional
+from typing import Any, AsyncIterator, Callable, Optional
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -45,10 +45,11 @@ logger = logging.getLogger(__name__)
 LIVE_CLASSES = web.AppKey("live_classes", LiveClassesFile)
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, on_drained: Callable[[], None] = lambda: None) -> web.Application:
+    """`on_drained`: called when a drain (POST /api/nodes/{name}/drain) has no class left here."""
     settings = settings.with_generated_secrets()
     app = web.Application(middlewares=[json_errors, api_key_guard], client_max_size=256 * 1024)
-    app.cleanup_ctx.append(_context(settings))
+    app.cleanup_ctx.append(_context(settings, on_drained))
     app.on_shutdown.append(_close_rooms)
     add_routes(app)
     add_playback_routes(app)
@@ -70,7 +71,7 @@ async def _close_rooms(app: web.Application) -> None:
     await app[CONTEXT].sfu.close()
 
 
-def _context(settings: Settings):  # type: ignore[no-untyped-def]
+def _context(settings: Settings, on_drained: Callable[[], None]):  # type: ignore[no-untyped-def]
     async def context(app: web.Application) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         # Recordings a killed process left open: measured and marked interrupted.
@@ -90,7 +91,7 @@ def _context(settings: Settings):  # type: ignore[no-untyped-def]
         sfu = SFU(settings.ice_addresses, settings.ice_allowed_networks)
         hosting = Hosting(redis, sfu, settings.node_name or f"{socket.gethostname()}-{settings.port}",
                           advertise_url(settings), settings.fleet_name, settings.node_ttl_s,
-                          settings.node_max_participants)
+                          settings.node_max_participants, on_drained)
         loop_lag = LoopLagMonitor()
         loop_lag.start()
         full_collections = CollectAfterDepartures(sfu)

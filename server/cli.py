@@ -185,7 +185,8 @@ def serve_forever(settings: Settings) -> None:
               flush=True)
     garbage.tune()
     garbage.limit_malloc_arenas()
-    app = create_app(settings)
+    # A drained node exits 0, as on Ctrl-C: its classes have ended or moved.
+    app = create_app(settings, on_drained=lambda: signal.raise_signal(signal.SIGINT))
 
     async def started(_: web.Application) -> None:
         garbage.freeze_startup_objects()

@@ -10,9 +10,12 @@ from aiohttp import web
 
 from fleet import NoNodeAvailable
 
-from .api import error
+from .api import error, json_object
 from .context import CONTEXT, AppContext
 from .tokens import TokenError
+
+
+DEFAULT_DRAIN_DEADLINE_S = 3600
 
 
 def _authorised(request: web.Request) -> bool:
@@ -36,8 +39,9 @@ async def list_nodes(request: web.Request) -> web.Response:
 
 
 async def drain_node(request: web.Request) -> web.Response:
-    """Only the node itself drains (its own state is what it heartbeats): another node answers
-    with where to send the request."""
+    """`{"deadline_s": N}` (default an hour): no new rooms now, the classes still here after N
+    seconds move. Only the node itself drains (its own state is what it heartbeats): another
+    node answers with where to send the request."""
     hosting = request.app[CONTEXT].hosting
     name = request.match_info["name"]
     if name != hosting.name:
@@ -45,8 +49,12 @@ async def drain_node(request: web.Request) -> web.Response:
         if target is None:
             return error(404, "node_not_found", f"no live node {name!r}")
         return error(409, "not_this_node", f"{name!r} drains itself: POST {target.url}/api/nodes/{name}/drain")
-    info = await hosting.registry.drain()
-    return web.json_response(info.to_dict())
+    body = await json_object(request) if request.can_read_body else {}
+    deadline_s = body.get("deadline_s", DEFAULT_DRAIN_DEADLINE_S)
+    if isinstance(deadline_s, bool) or not isinstance(deadline_s, (int, float)) or not 0 <= deadline_s <= 86400:
+        return error(400, "invalid_request", "deadline_s must be a number of seconds from 0 to 86400")
+    info = await hosting.drain(float(deadline_s))
+    return web.json_response({**info.to_dict(), "deadline_s": deadline_s})
 
 
 async def join_page(request: web.Request) -> web.StreamResponse:

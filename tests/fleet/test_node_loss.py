@@ -112,3 +112,15 @@ async def test_a_killed_nodes_class_goes_on_on_the_survivor(redis_server: RedisS
             if process.poll() is None:
                 process.terminate()
                 process.wait(timeout=30)
+
+
+async def test_a_drained_node_exits_0_once_its_classes_are_gone(redis_server: RedisServer, tmp_path: Path) -> None:
+    node, port = start_node(redis_server, f"drain-{free_port()}", "upgrading", tmp_path)
+    try:
+        drained = await asyncio.to_thread(api, port, "/api/nodes/upgrading/drain", {"deadline_s": 0})
+        assert drained["state"] == "draining"
+        assert await asyncio.to_thread(node.wait, 20) == 0
+    finally:
+        if node.poll() is None:
+            node.kill()
+            node.wait()

@@ -116,3 +116,28 @@ async def test_a_node_that_finds_its_room_placed_elsewhere_closes_it_here(redis_
             assert [m["reason"] for m in left] == ["room_moved"]
         finally:
             await student.close()
+
+
+async def test_a_drain_deadline_moves_the_classes_still_running_to_another_node(redis_server, tmp_path):
+    async with fleet_of_two(redis_server, tmp_path) as (a, b):
+        session = await a.create_session()
+        student = await joined_via(b, b, session["id"], "sam")
+        try:
+            async with b.http.post(f"{b.base_url}/api/nodes/node-b/drain", headers=b.headers,
+                                   json={"deadline_s": "soon"}) as response:
+                assert response.status == 400
+            async with b.http.post(f"{b.base_url}/api/nodes/node-b/drain", headers=b.headers,
+                                   json={"deadline_s": 0.5}) as response:
+                assert (await response.json())["deadline_s"] == 0.5
+            hosting = b.app[CONTEXT].hosting
+            await asyncio.wait_for(hosting.drained.wait(), 5)
+            assert b.sfu.rooms == {}
+            assert await asyncio.wait_for(student.closed, 5) is not None
+        finally:
+            await student.close()
+        back = await joined_via(b, b, session["id"], "sam")  # as the page's reconnect does
+        try:
+            assert [r["node"] for r in back.redirects] == ["node-a"]
+            assert set(a.sfu.rooms[session["id"]].participants) == {"sam"}
+        finally:
+            await back.close()
