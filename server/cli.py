@@ -30,6 +30,7 @@ from transcription.registry import create_engine
 from transcription.remote import AsrWorker
 
 from .app import create_app
+from .context import CONTEXT
 from .config import Settings, SettingsInvalid, add_command_arguments, settings_from_args
 from . import garbage, settings as settings_command
 
@@ -188,8 +189,13 @@ def serve_forever(settings: Settings) -> None:
     # A drained node exits 0, as on Ctrl-C: its classes have ended or moved.
     app = create_app(settings, on_drained=lambda: signal.raise_signal(signal.SIGINT))
 
-    async def started(_: web.Application) -> None:
+    async def started(started_app: web.Application) -> None:
         garbage.freeze_startup_objects()
+        if settings.drain_grace_s > 0:
+            # In place of aiohttp's stop-at-once: drain (the classes move after the grace), then exit.
+            hosting = started_app[CONTEXT].hosting
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGTERM, lambda: asyncio.ensure_future(hosting.drain(settings.drain_grace_s)))
 
     app.on_startup.append(started)  # after the app's own start-up
     web.run_app(app, host=settings.host, port=settings.port,

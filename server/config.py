@@ -113,6 +113,9 @@ class FleetSettings(_Section):
     node_ttl_s: float = setting(6.0, "heartbeat TTL, seconds (a heartbeat every quarter of it): a node silent "
                                      "this long is gone and its rooms are placed elsewhere", parse=number,
                                 check=between(1, 60))
+    drain_grace_s: float = setting(0.0, "on SIGTERM, drain for this long (no new rooms; the classes still here "
+                                        "then move to other nodes) before exiting; 0: stop at once",
+                                   parse=number, check=between(0, 86400))
     node_max_participants: Optional[int] = setting(None, "participants above which this node takes no new "
                                                          "rooms (placement skips it)", parse=whole_number,
                                                    check=above(0), default_text="no limit")

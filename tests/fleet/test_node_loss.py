@@ -25,13 +25,14 @@ ROOT = Path(__file__).resolve().parents[2]
 TTL_S = 2
 
 
-def start_node(redis_server: RedisServer, fleet: str, name: str, tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
+def start_node(redis_server: RedisServer, fleet: str, name: str, tmp_path: Path,
+               *extra: str) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "server", "--host", LOOPBACK, "--port", str(port), "--redis-url", redis_server.url,
          "--api-key", "k", "--secret", "a-fleet-secret-long-enough-for-hs256", "--data-dir", str(tmp_path / name),
          "--ice-addresses", LOOPBACK, "--ice-allowed-networks", "127.0.0.0/8", "--no-worker",
-         "--fleet", fleet, "--node-name", name, "--node-ttl", str(TTL_S)],
+         "--fleet", fleet, "--node-name", name, "--node-ttl", str(TTL_S), *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     wait_for_health(port, process)
     return process, port
@@ -119,6 +120,28 @@ async def test_a_drained_node_exits_0_once_its_classes_are_gone(redis_server: Re
     try:
         drained = await asyncio.to_thread(api, port, "/api/nodes/upgrading/drain", {"deadline_s": 0})
         assert drained["state"] == "draining"
+        assert await asyncio.to_thread(node.wait, 20) == 0
+    finally:
+        if node.poll() is None:
+            node.kill()
+            node.wait()
+
+
+async def test_sigterm_with_a_grace_drains_the_node_then_it_exits_0(redis_server: RedisServer, tmp_path: Path,
+                                                                   loopback_candidates: None) -> None:
+    node, port = start_node(redis_server, f"term-{free_port()}", "rolling", tmp_path, "--drain-grace", "1")
+    try:
+        session = await asyncio.to_thread(api, port, "/api/sessions", {
+            "title": "Chemistry", "scheduled_start": iso(), "scheduled_end": iso(3600), "roster": []})
+        student = await join(port, session["id"], "sam")
+        node.terminate()
+        await asyncio.sleep(0.5)  # within the grace: the class goes on, the node takes no new room
+        nodes = await asyncio.to_thread(api, port, "/api/nodes")
+        assert [(n["state"], n["accepting"]) for n in nodes["nodes"]] == [("draining", False)]
+        assert await asyncio.wait_for(student.closed, 10) is not None
+        left = [m["reason"] for m in student.messages if m["type"] == "participant_left" and m["identity"] == "sam"]
+        assert left == ["server_shutdown"]  # the page reconnects, to another node
+        await student.close()
         assert await asyncio.to_thread(node.wait, 20) == 0
     finally:
         if node.poll() is None:
