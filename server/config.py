@@ -103,8 +103,7 @@ class FleetSettings(_Section):
     """Fleet.
     Nodes sharing one Redis and one fleet name share the school's rooms: each room is placed on
     one node, and joins that reach another node are sent there (docs/operations.md, Scaling out)."""
-    fleet_name: str = setting("aula", "the fleet this node joins (several fleets can share one Redis)",
-                              flag="--fleet")
+    fleet_name: str = setting("aula", "the fleet this node joins (several fleets can share one Redis)", flag="--fleet")
     node_name: Optional[str] = setting(None, "this node's name in the fleet, unique and stable across restarts "
                                              "(its rooms are found again by it)", default_text="HOST-PORT")
     advertise_url: Optional[str] = setting(None, "where the other nodes send this node's joins "
