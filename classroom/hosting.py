@@ -31,6 +31,7 @@ class Hosting:
         self.commands = NodeCommands(redis, self.keys, name)
         self._counted = (time.monotonic(), time.process_time(), 0)
         self._watcher: Optional[asyncio.Task[None]] = None
+        self._node_urls = [url]
         self._draining: Optional[asyncio.Task[None]] = None
         self._on_drained = on_drained
         # Set once a drain has no class left here (`aula serve` then exits 0).
@@ -45,7 +46,8 @@ class Hosting:
         self.commands.start(handler)
         await self.registry.heartbeat()  # in the fleet before the first join can arrive
         self.registry.start()
-        self._watcher = asyncio.ensure_future(self._watch_placements())
+        await self._check_fleet()
+        self._watcher = asyncio.ensure_future(self._watch_fleet())
 
     async def elsewhere(self, session_id: str) -> Optional[NodeInfo]:
         """The live node other than this one that hosts the room, if any (placing nothing)."""
@@ -84,13 +86,22 @@ class Hosting:
     async def nodes(self) -> list[NodeInfo]:
         return await list_nodes(self._redis, self.keys)
 
-    async def node_urls(self) -> list[str]:
-        """The live nodes' URLs, for a client to try when its node stops answering; this node's
-        alone while Redis cannot be reached."""
-        try:
-            return [node.url for node in await self.nodes()]
-        except (RedisError, OSError):
-            return [self.registry.url]
+    def node_urls(self) -> list[str]:
+        """The live nodes' URLs, for a client to try when its node stops answering: as the fleet
+        was at the last check (every quarter TTL), so a join costs no Redis call for it."""
+        return list(self._node_urls)
+
+    async def _check_fleet(self) -> None:
+        """The nodes' URLs, and this node's rooms that the fleet has placed elsewhere meanwhile
+        (its loop stalled past the TTL): those close here (`room_moved`), so their clients rejoin
+        on the room's node and each class is one room again."""
+        self._node_urls = [node.url for node in await self.nodes()] or [self.registry.url]
+        session_ids = list(self._sfu.rooms)
+        for session_id, host in zip(session_ids, await self.placement.hosts(session_ids)):
+            room = self._sfu.rooms.get(session_id)
+            if host is not None and host != self.name and room is not None:
+                logger.warning("fleet: room %s is placed on %s now; closing it here", session_id, host)
+                await room.close("room_moved")
 
     async def drain(self, deadline_s: float) -> NodeInfo:
         """Take no new rooms; the classes here finish, and those still running after
@@ -120,23 +131,15 @@ class Hosting:
         self.drained.set()
         self._on_drained()
 
-    async def _watch_placements(self) -> None:
-        """A node that looked dead to the fleet (its loop stalled past the TTL) may find its rooms
-        placed elsewhere meanwhile: it closes them here (`room_moved`), so their clients rejoin
-        on the room's node and each class is one room again."""
+    async def _watch_fleet(self) -> None:
         task = asyncio.current_task()
         assert task is not None
         while not task.cancelling():
             await asyncio.sleep(self.registry.ttl_s / 4)
             try:
-                for session_id in list(self._sfu.rooms):
-                    host = await self.placement.host(session_id)
-                    room = self._sfu.rooms.get(session_id)
-                    if host is not None and host != self.name and room is not None:
-                        logger.warning("fleet: room %s is placed on %s now; closing it here", session_id, host)
-                        await room.close("room_moved")
+                await self._check_fleet()
             except (RedisError, OSError) as exc:
-                logger.warning("fleet: cannot check this node's placements (%s)", exc)
+                logger.warning("fleet: cannot check the fleet (%s)", exc)
 
     def _load(self) -> NodeLoad:
         stats = self._sfu.stats()

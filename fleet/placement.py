@@ -74,6 +74,13 @@ class RoomPlacement:
         node = cast(Optional[bytes], await self._redis.get(self.keys.room(session_id)))
         return node.decode() if node is not None else None
 
+    async def hosts(self, session_ids: list[str]) -> list[Optional[str]]:
+        """`host` of each session, in one round trip."""
+        if not session_ids:
+            return []
+        found = cast(list[Optional[bytes]], await self._redis.mget([self.keys.room(s) for s in session_ids]))
+        return [node.decode() if node is not None else None for node in found]
+
     async def release(self, session_id: str, node: str) -> bool:
         """The class ended (or moved away from `node`): free its place. Only the host releases."""
         return bool(await self._release(keys=[self.keys.room(session_id)], args=[session_id, node, self.keys.prefix]))

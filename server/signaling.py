@@ -117,7 +117,7 @@ async def rtc_socket(request: web.Request) -> web.StreamResponse:
         connection.send({"type": "redirect", "url": rtc_url(host.url), "node": host.name})
         await connection.close(CLOSE_REDIRECT, b"redirect")
         return ws
-    nodes = await context.hosting.node_urls()
+    nodes = context.hosting.node_urls()
     live, room = context.live.open_room(session)
     try:
         participant = await room.join(grant.identity, grant.name, grant.role, grant.permissions,
