@@ -32,7 +32,7 @@ async def list_nodes(request: web.Request) -> web.Response:
     if not _authorised(request):
         return error(401, "unauthorized", "an API key or an ops token is required: Authorization: Bearer <key>")
     nodes = await request.app[CONTEXT].hosting.nodes()
-    return web.json_response({"nodes": [node.to_dict() for node in nodes]})
+    return web.json_response([node.to_dict() for node in nodes])  # a list, as DESIGN.md writes it
 
 
 async def drain_node(request: web.Request) -> web.Response:

@@ -101,7 +101,7 @@ async def test_a_killed_nodes_class_goes_on_on_the_survivor(redis_server: RedisS
         await student.wait_for_tracks(2)
         moved_in = time.monotonic() - killed_at
         nodes = await asyncio.to_thread(api, survivor_port, "/api/nodes")
-        assert [n["name"] for n in nodes["nodes"]] == ["survivor"]
+        assert [n["name"] for n in nodes] == ["survivor"]
         assert (await asyncio.to_thread(api, survivor_port, f"/api/sessions/{session['id']}"))["node"] == "survivor"
         assert moved_in < TTL_S + 10
         ended = await asyncio.to_thread(api, survivor_port, f"/api/sessions/{session['id']}/end", {})
@@ -137,7 +137,7 @@ async def test_sigterm_with_a_grace_drains_the_node_then_it_exits_0(redis_server
         node.terminate()
         await asyncio.sleep(0.5)  # within the grace: the class goes on, the node takes no new room
         nodes = await asyncio.to_thread(api, port, "/api/nodes")
-        assert [(n["state"], n["accepting"]) for n in nodes["nodes"]] == [("draining", False)]
+        assert [(n["state"], n["accepting"]) for n in nodes] == [("draining", False)]
         assert await asyncio.wait_for(student.closed, 10) is not None
         left = [m["reason"] for m in student.messages if m["type"] == "participant_left" and m["identity"] == "sam"]
         assert left == ["server_shutdown"]  # the page reconnects, to another node
